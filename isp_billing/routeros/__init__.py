@@ -1,0 +1,30 @@
+"""MikroTik RouterOS driver of isp-billing (pure Python on librouteros).
+
+This package must never import trytond: the Tryton layer computes the
+desired state from the database and hands plain objects to it.
+"""
+from .connection import (
+    LOGIN_METHODS, RouterConfig, connect, open_session, router_info)
+from .desired import (
+    KINDS, DesiredProfile, DesiredUser, comment_for, parse_comment,
+    rate_limit)
+from .errors import (
+    RouterConnectionLost, RouterError, RouterLoginRefused, RouterTimeout,
+    RouterTLSError, RouterTrap, RouterUnreachable)
+from .fleet import RouterResult, reconcile_many
+from .reconcile import NAME_TAKEN, ReconcileReport, reconcile
+from .session import RouterSession
+from .usage import Counter, accumulate, read_counters
+
+__all__ = [
+    'RouterConfig', 'LOGIN_METHODS', 'connect', 'open_session',
+    'router_info', 'RouterSession',
+    'KINDS', 'DesiredProfile', 'DesiredUser', 'comment_for',
+    'parse_comment', 'rate_limit',
+    'RouterError', 'RouterUnreachable', 'RouterTLSError',
+    'RouterConnectionLost', 'RouterLoginRefused', 'RouterTimeout',
+    'RouterTrap',
+    'ReconcileReport', 'reconcile', 'NAME_TAKEN',
+    'RouterResult', 'reconcile_many',
+    'Counter', 'read_counters', 'accumulate',
+    ]

@@ -1,0 +1,52 @@
+"""Reconcile many routers at once, each failure isolated.
+
+Routers are slow and independent, so they are synced in parallel threads
+(the work is waiting on sockets), with a bound so that a fleet of hundreds
+does not open hundreds of sessions at once.
+"""
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .desired import KINDS
+from .errors import RouterError
+from .reconcile import reconcile
+
+__all__ = ['RouterResult', 'reconcile_many']
+
+
+@dataclass
+class RouterResult:
+    """Outcome for one router: ``report`` on success, else ``error`` (a
+    RouterError, whose ``.report`` says what was done before it)."""
+    config: object
+    report: object = None
+    error: Exception | None = None
+
+    @property
+    def ok(self):
+        return self.error is None and self.report is not None \
+            and self.report.ok
+
+
+def _run(job):
+    config, users, profiles, *rest = job
+    kinds = rest[0] if rest else KINDS
+    try:
+        return RouterResult(config, report=reconcile(
+            config, users, profiles, kinds))
+    except RouterError as error:
+        return RouterResult(config, report=error.report, error=error)
+    except Exception as error:   # a bug must not stop the other routers
+        return RouterResult(config, error=error)
+
+
+def reconcile_many(jobs, max_workers=8):
+    """Reconcile ``jobs`` = iterable of ``(config, users, profiles[,
+    kinds])``; return a RouterResult per job, in job order."""
+    jobs = list(jobs)
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(
+            max_workers=max(1, min(max_workers, len(jobs))),
+            thread_name_prefix='router-sync') as pool:
+        return list(pool.map(_run, jobs))

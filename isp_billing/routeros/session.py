@@ -1,0 +1,221 @@
+"""One logged-in API session: raw commands, exact strings, typed errors.
+
+librouteros turns reply values into Python types (``'123456'`` -> int,
+``'yes'`` -> True), which would corrupt voucher names and passwords and
+make desired-versus-actual comparisons lie.  So the driver writes and reads
+sentences through the librouteros protocol object itself and keeps every
+value as the string the router sent.  Every exception on the way is mapped
+to one of the typed errors of :mod:`.errors`, and every command is counted
+(the count is what the benchmark and the O(changes) tests look at).
+"""
+import socket
+import ssl
+
+from librouteros.exceptions import (
+    ConnectionClosed, FatalError, MultiTrapError, ProtocolError, TrapError)
+
+from .errors import (
+    RouterConnectionLost, RouterError, RouterTimeout, RouterTLSError,
+    RouterTrap, RouterUnreachable)
+
+__all__ = ['RouterSession', 'read_response', 'translate_error', 'to_api']
+
+
+def to_api(value):
+    """Format a Python value the way RouterOS expects it in a word."""
+    if value is True:
+        return 'yes'
+    if value is False:
+        return 'no'
+    if value is None:
+        return ''
+    return str(value)
+
+
+def _split_word(word):
+    """``=key=value`` -> (key, value); the value may contain ``=``."""
+    if not word.startswith('='):
+        return None, None
+    key, sep, value = word[1:].partition('=')
+    if not sep:
+        return None, None
+    return key, value
+
+
+def read_response(protocol):
+    """Read sentences until ``!done``; raise the trap(s) afterwards so
+    the session stays usable, as librouteros does."""
+    rows, traps = [], []
+    while True:
+        reply, words = protocol.readSentence()
+        attrs = {}
+        for word in words:
+            key, value = _split_word(word)
+            if key is not None:
+                attrs[key] = value
+        if reply == '!re':
+            if attrs:
+                rows.append(attrs)
+        elif reply == '!trap':
+            category = attrs.get('category')
+            traps.append(TrapError(
+                attrs.get('message', ''),
+                int(category) if category and category.isdigit()
+                else None))
+        elif reply == '!done':
+            done = attrs
+            break
+        # '!empty' (7.18+) and unknown reply words carry no data
+    if len(traps) > 1:
+        raise MultiTrapError(*traps)
+    if traps:
+        raise traps[0]
+    return rows, done
+
+
+def translate_error(exc, host, port, command=None, timeout=None):
+    """Return the typed RouterError for a librouteros/socket exception.
+
+    Returns None for exceptions that are not about the router (bugs).
+    """
+    where = ' while running %s' % command if command else ''
+    address = '%s:%s' % (host, port)
+    if isinstance(exc, RouterError):
+        return exc
+    if isinstance(exc, MultiTrapError):
+        text = '; '.join(t.message for t in exc.traps)
+        category = exc.traps[0].category if exc.traps else None
+        return RouterTrap(
+            'Router %s rejected %s: %s' % (address, command, text),
+            host, port, router_message=text, command=command,
+            category=category)
+    if isinstance(exc, TrapError):
+        return RouterTrap(
+            'Router %s rejected %s: %s' % (address, command, exc.message),
+            host, port, router_message=exc.message, command=command,
+            category=exc.category)
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return RouterTimeout(
+            'Router %s did not answer within %s s%s. Check that the address '
+            'points to a MikroTik router with the API service enabled and '
+            'that no firewall silently drops the traffic; a busy router may '
+            'need a longer timeout.' % (address, timeout or '?', where),
+            host, port, timeout=timeout, command=command)
+    if isinstance(exc, FatalError):
+        return RouterConnectionLost(
+            'Router %s ended the session%s: %s. The next sync will retry.'
+            % (address, where, exc), host, port, reason=str(exc),
+            command=command)
+    if isinstance(exc, (ConnectionClosed, ConnectionResetError,
+                BrokenPipeError, ConnectionAbortedError)) or (
+            command and isinstance(exc, ssl.SSLEOFError)):
+        return RouterConnectionLost(
+            'Router %s closed the connection unexpectedly%s. The router may '
+            'have rebooted or the link dropped; the next sync will retry.'
+            % (address, where), host, port, reason=str(exc), command=command)
+    if isinstance(exc, ConnectionRefusedError):
+        return RouterUnreachable(
+            'Router %s refused the connection. Check that the API service is '
+            'enabled on the router (IP > Services: "api" on 8728, "api-ssl" '
+            'on 8729) and that host and port are right.' % address,
+            host, port, reason=str(exc))
+    if isinstance(exc, socket.gaierror):
+        return RouterUnreachable(
+            'The router host name "%s" could not be resolved (%s). Check the '
+            'address.' % (host, exc.strerror or exc), host, port,
+            reason=str(exc))
+    if isinstance(exc, ssl.SSLError):
+        return RouterTLSError(
+            'The TLS handshake with router %s failed (%s). Check that this is '
+            'the api-ssl port, that TLS is wanted, and the router certificate '
+            'if verification is on.' % (address, exc.reason or exc),
+            host, port, reason=str(exc))
+    if isinstance(exc, ssl.CertificateError):
+        return RouterTLSError(
+            'The certificate of router %s could not be verified (%s).'
+            % (address, exc), host, port, reason=str(exc))
+    if isinstance(exc, OSError):
+        return RouterUnreachable(
+            'Router %s could not be reached (%s). Check the address, the '
+            'network path and the firewall.' % (address, exc.strerror or exc),
+            host, port, reason=str(exc))
+    if isinstance(exc, ProtocolError):
+        return RouterConnectionLost(
+            'Router %s sent a reply the driver cannot read%s (%s).'
+            % (address, where, exc), host, port, reason=str(exc),
+            command=command)
+    return None
+
+
+class RouterSession:
+    """A logged-in librouteros ``Api`` plus command counting.
+
+    Use :meth:`call` for commands and :meth:`print` for reads; both return
+    rows as ``dict[str, str]`` exactly as the router printed them.
+    """
+
+    def __init__(self, api, host=None, port=None, timeout=None):
+        self.api = api
+        if host is None:
+            host, port = self._peer(api)
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.commands = 0
+
+    @staticmethod
+    def _peer(api):
+        try:
+            return api.protocol.transport.sock.getpeername()[:2]
+        except Exception:
+            return None, None
+
+    def call(self, command, *words, **attributes):
+        """Send one command; return ``(rows, done)``: the ``!re`` rows and
+        the attributes of ``!done`` (e.g. ``{'ret': '*1A'}`` after add).
+
+        ``words`` are raw words (``?name=x``, ``=.proplist=a,b``);
+        ``attributes`` become ``=key=value`` words (pass names such as
+        ``mac-address`` or ``.id`` with ``**{...}``).
+        """
+        sentence = list(words) + [
+            '=%s=%s' % (key, to_api(value))
+            for key, value in attributes.items()]
+        self.commands += 1
+        try:
+            self.api.protocol.writeSentence(command, *sentence)
+            return read_response(self.api.protocol)
+        except Exception as exc:
+            error = translate_error(
+                exc, self.host, self.port, command, self.timeout)
+            if error is None:
+                raise
+            if not isinstance(error, RouterTrap):
+                self.close()
+            raise error from exc
+
+    def print(self, menu, proplist=None, queries=()):
+        """``<menu>/print`` with ``.proplist``; returns the rows."""
+        words = []
+        if proplist:
+            words.append('=.proplist=%s' % ','.join(proplist))
+        words.extend(queries)
+        rows, _ = self.call(menu + '/print', *words)
+        return rows
+
+    def add(self, menu, attributes):
+        """``<menu>/add``; returns the new ``.id`` ('' if none was sent)."""
+        _, done = self.call(menu + '/add', **attributes)
+        return done.get('ret', '')
+
+    def set(self, menu, item_id, attributes):
+        self.call(menu + '/set', **{'.id': item_id}, **attributes)
+
+    def remove(self, menu, item_id):
+        self.call(menu + '/remove', **{'.id': item_id})
+
+    def close(self):
+        try:
+            self.api.close()
+        except Exception:
+            pass

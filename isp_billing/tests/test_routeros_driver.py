@@ -1,0 +1,499 @@
+"""Router driver tests: the real librouteros over TCP to routeros_sim.
+
+Only ``isp_billing.routeros`` is imported (no Tryton); each test starts its
+own simulated router on a free port and stops it.
+"""
+import socket
+import time
+import unittest
+
+from isp_billing.routeros import (
+    NAME_TAKEN, Counter, DesiredProfile, DesiredUser, RouterConfig,
+    RouterConnectionLost, RouterError, RouterLoginRefused, RouterTimeout,
+    RouterTrap, RouterUnreachable, accumulate, comment_for, connect,
+    parse_comment, rate_limit, read_counters, reconcile, reconcile_many,
+    router_info)
+
+try:
+    from routeros_sim import RouterSim
+except ImportError:   # the simulator is written in parallel
+    RouterSim = None
+
+PASSWORD = 'S3cret-pw'
+PRINTS = {'/ip/hotspot/user/print', '/ip/hotspot/user/profile/print',
+    '/ppp/secret/print', '/ppp/profile/print'}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@unittest.skipIf(RouterSim is None, 'routeros_sim is not available')
+class SimTestCase(unittest.TestCase):
+    version = '7.18'
+
+    def start_sim(self, version=None, **kw):
+        kw.setdefault('password', PASSWORD)
+        sim = RouterSim(version=version or self.version, **kw).start()
+        self.addCleanup(sim.stop)
+        return sim
+
+    @staticmethod
+    def config(sim, **kw):
+        kw.setdefault('password', PASSWORD)
+        kw.setdefault('timeout', 5.0)
+        return RouterConfig(host=sim.host, port=sim.port, username='admin',
+            **kw)
+
+    @staticmethod
+    def by_name(sim, menu):
+        return {row['name']: row for row in sim.rows(menu)}
+
+    @staticmethod
+    def logins(sim):
+        return sum(1 for command in sim.commands if command == '/login')
+
+
+def plans():
+    return [
+        DesiredProfile('hotspot', 'isp-basic', rate_limit(10000, 5000), 1),
+        DesiredProfile('hotspot', 'isp-pro', rate_limit(50000, 10000), 2),
+        DesiredProfile('pppoe', 'isp-basic', rate_limit(10000, 5000)),
+        DesiredProfile('pppoe', 'isp-pro', rate_limit(50000, 10000)),
+        ]
+
+
+def hotspot(service_id, name=None, profile='isp-basic', **kw):
+    return DesiredUser(service_id, 'hotspot', name or 'hs%d' % service_id,
+        'pw%d' % service_id, profile, **kw)
+
+
+def pppoe(service_id, name=None, profile='isp-basic', **kw):
+    return DesiredUser(service_id, 'pppoe', name or 'pp%d' % service_id,
+        'pw%d' % service_id, profile, **kw)
+
+
+class PureTest(unittest.TestCase):
+    """Helpers that need no router."""
+
+    def test_rate_limit_is_upload_slash_download(self):
+        self.assertEqual(rate_limit(10000, 5000), '5M/10M')
+        self.assertEqual(rate_limit(1500, 512), '512k/1500k')
+        self.assertEqual(rate_limit(0, 0), '0/0')
+
+    def test_comment_round_trip(self):
+        self.assertEqual(comment_for(42), 'isp-billing:42')
+        self.assertEqual(parse_comment('isp-billing:42'), 42)
+        for other in (None, '', 'isp-billing:', 'isp-billing:x',
+                'customer bob', 'isp-billing:4 2'):
+            self.assertIsNone(parse_comment(other))
+
+    def test_accumulate(self):
+        self.assertEqual(accumulate(None, Counter(10, 20)), (10, 20))
+        self.assertEqual(
+            accumulate(Counter(10, 20), Counter(15, 50)), (5, 30))
+        # reset (reboot): the whole current value is new traffic
+        self.assertEqual(accumulate(Counter(100, 200), Counter(7, 9)), (7, 9))
+        # new PPPoE session with a bigger counter is still a restart
+        self.assertEqual(accumulate(
+            Counter(10, 10, session='*1'), Counter(50, 50, session='*2')),
+            (50, 50))
+        self.assertEqual(accumulate(Counter(1, 1), None), (0, 0))
+
+    def test_config_rejects_unknown_login_method(self):
+        with self.assertRaises(ValueError):
+            RouterConfig('10.0.0.1', login_method='md5')
+
+
+class ConnectionTest(SimTestCase):
+
+    def test_info_on_7_18_uses_plain_login(self):
+        sim = self.start_sim('7.18', identity='tower-7')
+        info = router_info(self.config(sim))
+        self.assertEqual(info['identity'], 'tower-7')
+        self.assertTrue(info['version'].startswith('7.18'), info)
+        for key in ('board', 'uptime', 'cpu_load', 'free_memory',
+                'total_memory', 'architecture'):
+            self.assertIn(key, info)
+        self.assertIsInstance(info['cpu_load'], int)
+        self.assertEqual(self.logins(sim), 1)
+
+    def test_info_on_6_33_auto_completes_challenge(self):
+        sim = self.start_sim('6.33', identity='old-tower')
+        info = router_info(self.config(sim))
+        self.assertEqual(info['identity'], 'old-tower')
+        self.assertTrue(info['version'].startswith('6.33'), info)
+        self.assertEqual(self.logins(sim), 2)
+        info = router_info(self.config(sim, login_method='challenge'))
+        self.assertEqual(info['identity'], 'old-tower')
+
+    def test_forced_plain_on_6_33_is_a_clear_error(self):
+        sim = self.start_sim('6.33')
+        with self.assertRaises(RouterLoginRefused) as cm:
+            router_info(self.config(sim, login_method='plain'))
+        self.assertIn('older than 6.43', str(cm.exception))
+        self.assertIn('challenge', str(cm.exception))
+
+    def test_forced_challenge_on_7_18_is_refused(self):
+        sim = self.start_sim('7.18')
+        with self.assertRaises(RouterLoginRefused) as cm:
+            router_info(self.config(sim, login_method='challenge'))
+        self.assertIn('"auto" or "plain"', str(cm.exception))
+
+    def test_connect_gives_a_librouteros_api(self):
+        sim = self.start_sim('7.18')
+        with connect(self.config(sim)) as api:
+            rows = list(api.path('system', 'identity'))
+        self.assertEqual(rows[0]['name'], 'MikroTik')
+
+    def test_utf8_names_survive(self):
+        sim = self.start_sim('7.18')
+        config = self.config(sim)
+        reconcile(config, [hotspot(1, name='José-ñ', profile='default')], [],
+            kinds=('hotspot',))
+        self.assertIn('José-ñ', self.by_name(sim, '/ip/hotspot/user'))
+        report = reconcile(config,
+            [hotspot(1, name='José-ñ', profile='default')], [],
+            kinds=('hotspot',))
+        self.assertEqual(report.changed, [])
+
+    def test_tls_with_certificate(self):
+        sim = self.start_sim('7.18', tls='cert')
+        info = router_info(self.config(sim, tls=True))
+        self.assertEqual(info['identity'], 'MikroTik')
+
+    def test_tls_anonymous_dh(self):
+        sim = self.start_sim('7.18', tls='adh')
+        info = router_info(self.config(sim, tls=True))
+        self.assertEqual(info['identity'], 'MikroTik')
+
+    def test_tls_verification_rejects_self_signed(self):
+        sim = self.start_sim('7.18', tls='cert')
+        with self.assertRaises(RouterUnreachable):
+            router_info(self.config(sim, tls=True, verify_tls=True))
+
+    def test_wrong_password(self):
+        for version, text in (('7.18', 'invalid user name or password'),
+                ('6.33', 'cannot log in')):
+            sim = self.start_sim(version)
+            with self.assertRaises(RouterLoginRefused) as cm:
+                router_info(self.config(sim, password='wrong'))
+            error = cm.exception
+            self.assertIn(text, error.router_message)
+            self.assertEqual((error.host, error.port), (sim.host, sim.port))
+            self.assertIn('password', str(error))
+
+    def test_refused(self):
+        sim = self.start_sim('7.18')
+        sim.faults.refuse = True
+        with self.assertRaises(RouterUnreachable) as cm:
+            router_info(self.config(sim))
+        self.assertIn('refused', str(cm.exception))
+        with self.assertRaises(RouterUnreachable):
+            router_info(RouterConfig('127.0.0.1', free_port(),
+                password=PASSWORD))
+
+    def test_unknown_host_name(self):
+        with self.assertRaises(RouterUnreachable) as cm:
+            router_info(RouterConfig('no-such-router.invalid', timeout=3))
+        self.assertIn('resolved', str(cm.exception))
+
+    def test_blackhole_times_out(self):
+        sim = self.start_sim('7.18')
+        sim.faults.blackhole = True
+        start = time.monotonic()
+        with self.assertRaises(RouterTimeout) as cm:
+            router_info(self.config(sim, timeout=0.5))
+        self.assertLess(time.monotonic() - start, 4)
+        self.assertEqual(cm.exception.timeout, 0.5)
+
+
+class ReconcileTest(SimTestCase):
+
+    def setUp(self):
+        self.sim = self.start_sim()
+        self.router = self.config(self.sim)
+
+    def sync(self, users, profiles=None, **kw):
+        return reconcile(self.router, users,
+            plans() if profiles is None else profiles, **kw)
+
+    def hs(self):
+        return self.by_name(self.sim, '/ip/hotspot/user')
+
+    def ppp(self):
+        return self.by_name(self.sim, '/ppp/secret')
+
+    def test_create(self):
+        report = self.sync([hotspot(1), hotspot(2, profile='isp-pro'),
+            pppoe(3)])
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(sorted(report.added), [1, 2, 3])
+        self.assertEqual(sorted(report.profiles_added),
+            ['isp-basic', 'isp-basic', 'isp-pro', 'isp-pro'])
+        user = self.hs()['hs2']
+        self.assertEqual(user['comment'], 'isp-billing:2')
+        self.assertEqual(user['profile'], 'isp-pro')
+        self.assertEqual(user['password'], 'pw2')
+        self.assertEqual(user['disabled'], 'false')
+        profile = self.by_name(self.sim, '/ip/hotspot/user/profile')
+        self.assertEqual(profile['isp-pro']['rate-limit'], '10M/50M')
+        self.assertEqual(profile['isp-pro']['shared-users'], '2')
+        secret = self.ppp()['pp3']
+        self.assertEqual(secret['comment'], 'isp-billing:3')
+        self.assertEqual(secret['service'], 'pppoe')
+        ppp_profile = self.by_name(self.sim, '/ppp/profile')
+        self.assertEqual(ppp_profile['isp-basic']['rate-limit'], '5M/10M')
+        # converged: nothing more to do
+        again = self.sync([hotspot(1), hotspot(2, profile='isp-pro'),
+            pppoe(3)])
+        self.assertEqual((again.added, again.changed, again.removed,
+            again.profiles_added, again.profiles_changed),
+            ([], [], [], [], []))
+
+    def test_plan_change_sets_profile_and_kicks(self):
+        self.sync([hotspot(1), hotspot(2), pppoe(3)])
+        self.sim.login('hs1', kind='hotspot')
+        self.sim.login('hs2', kind='hotspot')
+        self.sim.login('pp3', kind='ppp')
+        report = self.sync([hotspot(1, profile='isp-pro'), hotspot(2),
+            pppoe(3, profile='isp-pro')])
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(sorted(report.changed), [1, 3])
+        self.assertEqual(sorted(report.kicked), [1, 3])
+        self.assertEqual(self.hs()['hs1']['profile'], 'isp-pro')
+        self.assertEqual(self.ppp()['pp3']['profile'], 'isp-pro')
+        online = [row['user'] for row in self.sim.rows('/ip/hotspot/active')]
+        self.assertEqual(online, ['hs2'])
+        self.assertEqual(self.sim.rows('/ppp/active'), [])
+
+    def test_plan_rate_change_is_a_profile_set(self):
+        self.sync([hotspot(1)])
+        faster = [DesiredProfile('hotspot', 'isp-basic',
+            rate_limit(20000, 5000), 1)]
+        report = self.sync([hotspot(1)], faster, kinds=('hotspot',))
+        self.assertEqual(report.profiles_changed, ['isp-basic'])
+        self.assertEqual(report.changed, [])
+        profile = self.by_name(self.sim, '/ip/hotspot/user/profile')
+        self.assertEqual(profile['isp-basic']['rate-limit'], '5M/20M')
+
+    def test_disable_kicks_then_enable(self):
+        self.sync([hotspot(1), pppoe(2)])
+        self.sim.login('hs1', kind='hotspot')
+        self.sim.login('pp2', kind='ppp')
+        report = self.sync([hotspot(1, disabled=True),
+            pppoe(2, disabled=True)])
+        self.assertEqual(sorted(report.changed), [1, 2])
+        self.assertEqual(sorted(report.kicked), [1, 2])
+        self.assertEqual(self.hs()['hs1']['disabled'], 'true')
+        self.assertEqual(self.ppp()['pp2']['disabled'], 'true')
+        self.assertEqual(self.sim.rows('/ip/hotspot/active'), [])
+        self.assertEqual(self.sim.rows('/ppp/active'), [])
+        report = self.sync([hotspot(1), pppoe(2)])
+        self.assertEqual(sorted(report.changed), [1, 2])
+        self.assertEqual(report.kicked, [])
+        self.assertEqual(self.hs()['hs1']['disabled'], 'false')
+        self.sim.login('hs1', kind='hotspot')
+
+    def test_removal_of_owned_entry(self):
+        self.sync([hotspot(1), hotspot(2), pppoe(3)])
+        self.sim.login('hs2', kind='hotspot')
+        report = self.sync([hotspot(1)])
+        self.assertEqual(sorted(report.removed), [2, 3])
+        self.assertEqual(report.kicked, [2])
+        self.assertEqual(set(self.hs()), {'hs1'})
+        self.assertEqual(self.ppp(), {})
+        # profiles are never removed
+        self.assertIn('isp-basic', self.by_name(self.sim, '/ppp/profile'))
+
+    def test_unowned_entries_untouched(self):
+        manual = self.sim.add_row('/ip/hotspot/user', name='hs1',
+            password='theirs', profile='default', comment='staff laptop')
+        other = self.sim.add_row('/ip/hotspot/user', name='guest',
+            password='x', comment='isp-billing:not-a-number')
+        self.sim.add_row('/ppp/secret', name='pp9', password='keep')
+        before = {row['.id']: row for row in self.sim.rows(
+            '/ip/hotspot/user')}
+        report = self.sync([hotspot(1), hotspot(2), pppoe(3)])
+        self.assertIn((1, NAME_TAKEN), report.failed)
+        self.assertEqual(sorted(report.added), [2, 3])
+        after = {row['.id']: row for row in self.sim.rows(
+            '/ip/hotspot/user')}
+        self.assertEqual(after[manual], before[manual])
+        self.assertEqual(after[other], before[other])
+        self.assertEqual(self.ppp()['pp9']['password'], 'keep')
+        # a rename onto an unmanaged name is refused too
+        report = self.sync([hotspot(2, name='guest'), pppoe(3)])
+        self.assertIn((2, NAME_TAKEN), report.failed)
+        self.assertIn('hs2', self.hs())
+
+    def test_drift_repaired(self):
+        self.sync([hotspot(1, disabled=True), pppoe(2)])
+        row = self.hs()['hs1']
+        self.sim.set_row('/ip/hotspot/user', row['.id'], disabled='false',
+            profile='isp-pro')
+        self.sim.set_row('/ppp/secret', self.ppp()['pp2']['.id'],
+            password='guessed')
+        self.sim.login('hs1', kind='hotspot')
+        report = self.sync([hotspot(1, disabled=True), pppoe(2)])
+        self.assertEqual(sorted(report.changed), [1, 2])
+        self.assertEqual(report.kicked, [1])
+        self.assertEqual(self.hs()['hs1']['disabled'], 'true')
+        self.assertEqual(self.hs()['hs1']['profile'], 'isp-basic')
+        self.assertEqual(self.ppp()['pp2']['password'], 'pw2')
+
+    def test_login_rename(self):
+        self.sync([hotspot(1), pppoe(2)])
+        ids = (self.hs()['hs1']['.id'], self.ppp()['pp2']['.id'])
+        report = self.sync([hotspot(1, name='alice'), pppoe(2, name='bob')])
+        self.assertEqual(sorted(report.changed), [1, 2])
+        self.assertEqual(report.added, [])
+        self.assertEqual(report.removed, [])
+        self.assertEqual((self.hs()['alice']['.id'],
+            self.ppp()['bob']['.id']), ids)
+
+    def test_trap_on_one_command(self):
+        users = [hotspot(i) for i in range(1, 11)]
+        self.sync([hotspot(1)])
+        self.sim.faults.trap_every = 4
+        report = self.sync(users)
+        self.assertTrue(report.failed)
+        self.assertTrue(report.added)
+        for key, reason in report.failed:
+            self.assertTrue(reason)
+        self.assertEqual(
+            len(report.added) + len(report.failed), 9, report.failed)
+        self.sim.faults.clear()
+        report = self.sync(users)
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(set(self.hs()), {'hs%d' % i for i in range(1, 11)})
+
+    def test_drop_mid_sync(self):
+        users = [hotspot(i) for i in range(1, 21)]
+        self.sync(users[:2])
+        self.sim.faults.drop_after = 8
+        with self.assertRaises(RouterError) as cm:
+            self.sync(users)
+        error = cm.exception
+        self.assertIsInstance(error, (RouterConnectionLost, RouterTimeout))
+        self.assertIsNotNone(error.report)
+        self.assertTrue(error.report.added)
+        self.assertLess(len(error.report.added), 18)
+        self.sim.faults.clear()
+        report = self.sync(users)
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(len(self.hs()), 20)
+        self.assertEqual(
+            sorted(error.report.added + report.added), list(range(3, 21)))
+
+    def test_commands_are_o_changes(self):
+        n = 300
+        users = [hotspot(i) for i in range(1, n + 1)] + [
+            pppoe(i) for i in range(n + 1, n + 51)]
+        self.sync(users)
+        self.sim.reset_commands()
+        report = self.sync(users)
+        self.assertEqual(sorted(self.sim.commands), sorted(PRINTS))
+        self.assertEqual(report.commands, 4)
+        # K changes: prints + K commands (no one online: no active print)
+        users[0] = hotspot(1, profile='isp-pro')
+        users[1] = hotspot(2, disabled=True)
+        users[5] = hotspot(6, name='renamed')
+        del users[10]
+        users.append(hotspot(9999))
+        self.sim.reset_commands()
+        report = self.sync(users)
+        commands = [c for c in self.sim.commands if c not in PRINTS]
+        self.assertEqual(sorted(commands), [
+            '/ip/hotspot/user/add', '/ip/hotspot/user/remove',
+            '/ip/hotspot/user/set', '/ip/hotspot/user/set',
+            '/ip/hotspot/user/set'])
+        self.assertEqual(report.commands, 4 + 5)
+
+    def test_only_menus_of_managed_kinds_are_read(self):
+        self.sim.reset_commands()
+        report = reconcile(self.router, [hotspot(1, profile='default')], [],
+            kinds=('hotspot',))
+        self.assertTrue(report.ok)
+        self.assertEqual(
+            [c for c in self.sim.commands if c.endswith('/print')],
+            ['/ip/hotspot/user/print'])
+
+    def test_reconcile_on_an_open_api(self):
+        with connect(self.router) as api:
+            report = reconcile(api, [hotspot(1)], plans())
+            again = reconcile(api, [hotspot(1)], plans())
+        self.assertEqual(report.added, [1])
+        self.assertEqual(again.commands, 4)
+
+
+class OldRouterTest(SimTestCase):
+    version = '6.33'
+
+    def test_reconcile_on_6_33(self):
+        sim = self.start_sim()
+        report = reconcile(self.config(sim), [hotspot(1), pppoe(2)], plans())
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(sorted(report.added), [1, 2])
+
+
+class UsageTest(SimTestCase):
+
+    def test_counters_across_reboot(self):
+        sim = self.start_sim()
+        config = self.config(sim)
+        reconcile(config, [hotspot(1), hotspot(2)], plans())
+        sim.login('hs1', kind='hotspot')
+        sim.add_traffic('hs1', bytes_in=1000, bytes_out=5000, kind='hotspot')
+        sim.logout('hs1', kind='hotspot')
+        first = read_counters(config, ('hotspot',))
+        self.assertEqual(first[1], Counter(1000, 5000))
+        self.assertEqual(first[2], Counter(0, 0))
+        total = list(accumulate(None, first[1]))
+        sim.reboot()
+        sim.login('hs1', kind='hotspot')
+        sim.add_traffic('hs1', bytes_in=300, bytes_out=700, kind='hotspot')
+        sim.logout('hs1', kind='hotspot')
+        second = read_counters(config, ('hotspot',))
+        self.assertEqual(second[1], Counter(300, 700))
+        delta = accumulate(first[1], second[1])
+        self.assertEqual(delta, (300, 700))
+        total = [a + b for a, b in zip(total, delta)]
+        self.assertEqual(total, [1300, 5700])
+
+    def test_pppoe_counters_from_interface(self):
+        sim = self.start_sim()
+        config = self.config(sim)
+        reconcile(config, [pppoe(1), pppoe(2)], plans())
+        sim.login('pp1', kind='ppp')
+        sim.add_traffic('pp1', bytes_in=400, bytes_out=9000, kind='ppp')
+        counters = read_counters(config, ('pppoe',))
+        self.assertEqual(counters[1].bytes_in, 400)
+        self.assertEqual(counters[1].bytes_out, 9000)
+        self.assertNotIn(2, counters)   # offline: no interface
+
+
+class FleetTest(SimTestCase):
+
+    def test_failures_are_isolated(self):
+        good = [self.start_sim() for _ in range(3)]
+        bad = self.start_sim()
+        bad.faults.refuse = True
+        jobs = [(self.config(sim), [hotspot(1), pppoe(2)], plans())
+            for sim in good]
+        jobs.insert(1, (self.config(bad), [hotspot(1)], plans()))
+        results = reconcile_many(jobs, max_workers=2)
+        self.assertEqual(len(results), 4)
+        self.assertIsInstance(results[1].error, RouterUnreachable)
+        self.assertFalse(results[1].ok)
+        for result in results[:1] + results[2:]:
+            self.assertTrue(result.ok, result.error)
+            self.assertEqual(sorted(result.report.added), [1, 2])
+        for sim in good:
+            self.assertIn('hs1', self.by_name(sim, '/ip/hotspot/user'))
+
+
+if __name__ == '__main__':
+    unittest.main()
