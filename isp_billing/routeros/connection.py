@@ -31,6 +31,8 @@ __all__ = ['RouterConfig', 'LOGIN_METHODS', 'connect', 'open_session',
 
 LOGIN_METHODS = ('auto', 'plain', 'challenge')
 _CHALLENGE = re.compile(r'^[0-9a-fA-F]{32}$')
+# certificate suites first, then anonymous DH (routers without certificate)
+TLS_CIPHERS = 'HIGH:!PSK:!SRP:-aNULL:ADH:@SECLEVEL=0'
 
 
 @dataclass
@@ -76,6 +78,10 @@ class _Login:
         self.config = config
 
     def __call__(self, api, username, password):
+        api.login_method = self._login(api, username, password)
+
+    def _login(self, api, username, password):
+        """Log in; return the method that worked: 'plain' or 'challenge'."""
         method = self.config.login_method
         if method == 'challenge':
             done = _send(api)
@@ -87,11 +93,11 @@ class _Login:
                     % self.config.address, self.config.host,
                     self.config.port, username=username)
             self._answer(api, username, password, challenge)
-            return
+            return 'challenge'
         done = _send(api, '=name=%s' % username, '=password=%s' % password)
         challenge = done.get('ret', '')
         if not challenge:
-            return
+            return 'plain'
         if method == 'plain':
             raise RouterLoginRefused(
                 'Router %s runs RouterOS older than 6.43, which needs the '
@@ -106,6 +112,7 @@ class _Login:
                 % (self.config.address, challenge), self.config.host,
                 self.config.port, username=username)
         self._answer(api, username, password, challenge)
+        return 'challenge'
 
     @staticmethod
     def _answer(api, username, password, challenge):
@@ -119,7 +126,8 @@ def _ssl_wrapper(config):
     Without verification MikroTik routers are reached either with a
     (usually self-signed) certificate or, when no certificate is set in
     IP > Services, with anonymous Diffie-Hellman -- so both cipher kinds are
-    offered.
+    offered, anonymous ones last.  (``DEFAULT:ADH`` would not do: OpenSSL's
+    DEFAULT removes aNULL suites for good, ``!``, so ADH cannot come back.)
     """
     if config.verify_tls:
         context = ssl.create_default_context()
@@ -128,7 +136,7 @@ def _ssl_wrapper(config):
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        context.set_ciphers('DEFAULT:ADH:@SECLEVEL=0')
+        context.set_ciphers(TLS_CIPHERS)
         server_hostname = None
 
     def wrap(sock):
@@ -173,7 +181,8 @@ def _open_api(config):
 @contextlib.contextmanager
 def connect(config):
     """Context manager: a logged-in librouteros ``Api`` (utf-8), closed at
-    the end.  Raises the typed errors of :mod:`.errors`."""
+    the end.  ``api.login_method`` tells which login worked ('plain' or
+    'challenge').  Raises the typed errors of :mod:`.errors`."""
     api = _open_api(config)
     try:
         yield api
@@ -219,12 +228,15 @@ def router_info(target):
     """Identity and status of a router, for *Test connection* and
     *Refresh status*: identity, version, board, uptime (RouterOS text),
     cpu_load (%), free_memory, total_memory (bytes), architecture.
+    ``login_method`` is the login that worked ('plain' / 'challenge').
     Missing fields are None."""
     with session_for(target) as session:
+        login_method = getattr(session.api, 'login_method', None)
         identity = session.print('/system/identity', ['name'])
         resource = session.print('/system/resource', [
             field for field in _INFO_FIELDS.values()])
-    info = {'identity': identity[0].get('name') if identity else None}
+    info = {'identity': identity[0].get('name') if identity else None,
+        'login_method': login_method}
     row = resource[0] if resource else {}
     for key, field in _INFO_FIELDS.items():
         value = row.get(field)
