@@ -75,6 +75,21 @@ def pppoe(service_id, name=None, profile='isp-basic', password=None, **kw):
 class PureTest(unittest.TestCase):
     """Helpers that need no router."""
 
+    def test_driver_never_imports_trytond(self):
+        import ast
+        import pathlib
+        import isp_billing.routeros as package
+        for path in pathlib.Path(package.__file__).parent.glob('*.py'):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or '']
+                for name in names:
+                    self.assertFalse(name.startswith(('trytond', 'proteus')),
+                        '%s imports %s' % (path.name, name))
+
     def test_rate_limit_is_upload_slash_download(self):
         self.assertEqual(rate_limit(10000, 5000), '5M/10M')
         self.assertEqual(rate_limit(1500, 512), '512k/1500k')
@@ -140,6 +155,11 @@ class ConnectionTest(SimTestCase):
         with self.assertRaises(RouterLoginRefused) as cm:
             router_info(self.config(sim, login_method='challenge'))
         self.assertIn('"auto" or "plain"', str(cm.exception))
+
+    def test_auto_on_6_45_uses_plain(self):
+        sim = self.start_sim('6.45')
+        info = router_info(self.config(sim))
+        self.assertEqual(info['login_method'], 'plain')
 
     def test_connect_gives_a_librouteros_api(self):
         sim = self.start_sim('7.18')
@@ -345,6 +365,29 @@ class ReconcileTest(SimTestCase):
         self.assertEqual(self.hs()['hs1']['disabled'], 'true')
         self.assertEqual(self.hs()['hs1']['profile'], 'isp-basic')
         self.assertEqual(self.ppp()['pp2']['password'], 'pw2')
+
+    def test_timeout_mid_sync(self):
+        self.sync([hotspot(1)])
+        with connect(self.config(self.sim, timeout=0.3)) as api:
+            self.sim.faults.latency = 1.0
+            with self.assertRaises(RouterTimeout) as cm:
+                reconcile(api, [hotspot(1), hotspot(2)], plans())
+        self.sim.faults.clear()
+        error = cm.exception
+        self.assertEqual((error.host, error.port), (self.sim.host,
+            self.sim.port))
+        self.assertEqual(error.command, '/ip/hotspot/user/print')
+        self.assertIsNotNone(error.report)
+        self.assertEqual(self.sync([hotspot(1), hotspot(2)]).added, [2])
+
+    def test_router_spelling_is_not_drift(self):
+        self.sync([hotspot(1, mac_address='aa:bb:cc:dd:ee:01')])
+        profile = self.by_name(self.sim, '/ip/hotspot/user/profile')
+        self.sim.set_row('/ip/hotspot/user/profile',
+            profile['isp-basic']['.id'], **{'rate-limit': '5000k/10000k'})
+        report = self.sync([hotspot(1, mac_address='aa:bb:cc:dd:ee:01')])
+        self.assertEqual((report.changed, report.profiles_changed), ([], []))
+        self.assertEqual(self.hs()['hs1']['mac-address'], 'AA:BB:CC:DD:EE:01')
 
     def test_login_rename(self):
         self.sync([hotspot(1), pppoe(2)])
