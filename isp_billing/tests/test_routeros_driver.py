@@ -11,7 +11,7 @@ from isp_billing.routeros import (
     NAME_TAKEN, Counter, DesiredProfile, DesiredUser, RouterConfig,
     RouterConnectionLost, RouterError, RouterLoginRefused, RouterTimeout,
     RouterTrap, RouterUnreachable, accumulate, comment_for, connect,
-    parse_comment, rate_limit, read_counters, reconcile, reconcile_many,
+    open_session, parse_comment, rate_limit, read_counters, reconcile, reconcile_many,
     router_info)
 
 try:
@@ -166,6 +166,19 @@ class ConnectionTest(SimTestCase):
         with connect(self.config(sim)) as api:
             rows = list(api.path('system', 'identity'))
         self.assertEqual(rows[0]['name'], 'MikroTik')
+
+    def test_trap_keeps_the_routers_words_and_the_session(self):
+        sim = self.start_sim('7.18')
+        with open_session(self.config(sim)) as session:
+            with self.assertRaises(RouterTrap) as cm:
+                session.remove('/ip/hotspot/user', '*FFFF')
+            self.assertIn('no such item', cm.exception.router_message)
+            self.assertEqual(cm.exception.command, '/ip/hotspot/user/remove')
+            # usable after a trap; values stay strings ('123456', 'yes')
+            session.add('/ip/hotspot/user',
+                {'name': '123456', 'password': 'yes'})
+            rows = session.print('/ip/hotspot/user', ('name', 'password'))
+        self.assertEqual(rows, [{'name': '123456', 'password': 'yes'}])
 
     def test_utf8_names_survive(self):
         sim = self.start_sim('7.18')
