@@ -25,8 +25,11 @@ class Reply:
     empty: bool = False                          # send !empty before !done (7.18+)
 
 
-def _encode_row(row: dict) -> bytes:
-    return encode_sentence(f"={k}={v}" for k, v in row.items())[:-1]
+def encode_row(row: dict, props: list | None = None) -> bytes:
+    """Attribute words of one ``!re`` (all properties, or the ``.proplist`` ones in its order)."""
+    if props is None:
+        return encode_sentence(f"={k}={v}" for k, v in row.items())[:-1]
+    return encode_sentence(f"={p}={row[p]}" for p in props if p in row)[:-1]
 
 
 def _unknown_path(command: str) -> Exception:
@@ -117,14 +120,14 @@ def _print(state: RouterState, path: str, attrs: dict, queries: list[str]) -> Re
             if count_only:
                 continue
             if props is not None:
-                bodies.append(encode_sentence(f"={p}={row[p]}" for p in props if p in row)[:-1])
+                bodies.append(encode_row(row, props))
             elif enc is not None and rid not in table.live_ids and not table.menu.volatile:
                 body = enc.get(rid)
                 if body is None:
-                    body = enc[rid] = _encode_row(row)
+                    body = enc[rid] = encode_row(row)
                 bodies.append(body)
             else:
-                bodies.append(_encode_row(row))
+                bodies.append(encode_row(row))
     if count_only:
         reply.done = [f"=ret={count}"]
     elif count == 0 and state.version >= (7, 18, 0):

@@ -10,19 +10,23 @@ the transport, not the configuration.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import ssl
 import threading
 import time
 
-from .commands import Reply, execute
+from .commands import Reply, encode_row, execute
 from .errors import Trap
+from .menus import MENUS, PRINT_ARGS
+from .query import QueryError, compile_query
 from .faults import TRAP_MESSAGE
 from .protocol import ConnectionEnded, ProtocolError, SentenceReader, encode_word, parse_attribute
 
 RE, DONE, EMPTY, TRAP = (encode_word(w) for w in ("!re", "!done", "!empty", "!trap"))
 SEND_CHUNK = 1 << 20
+LOG = logging.getLogger("routeros_sim")
 
 
 class _Drop(Exception):
@@ -62,6 +66,10 @@ class Listener:
     def close(self) -> None:
         sock, self.sock = self.sock, None
         if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes accept() at once on Linux
+            except OSError:
+                pass
             sock.close()
         if self.thread is not None and self.thread is not threading.current_thread():
             self.thread.join(2)
@@ -91,6 +99,8 @@ class Session(threading.Thread):
         self.challenge: str | None = None
         self.sent = 0
         self.closed = False
+        self.send_lock = threading.Lock()
+        self.streams: dict = {}   # tag -> (table, callback) of running follow/listen commands
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -123,10 +133,15 @@ class Session(threading.Thread):
             pass
         finally:
             self.close()
+            self._stop_streams(None)
             router._unregister(self)
 
     def send(self, sentences: list[bytes]) -> None:
         """Send whole sentences; honour ``drop_after`` (count of reply sentences)."""
+        with self.send_lock:
+            self._send(sentences)
+
+    def _send(self, sentences: list[bytes]) -> None:
         limit = self.router.faults.drop_after
         drop = False
         if limit is not None:
@@ -187,12 +202,96 @@ class Session(threading.Thread):
             elif bad_word:
                 reply = Reply(traps=[Trap("unknown parameter")])
             elif command == "/cancel":
-                reply = Reply()  # commands run to completion, nothing is ever running
+                self.cancel(attrs.get("tag"))
+                reply = Reply()
             elif not command.startswith("/"):
                 reply = Reply(traps=[Trap("no such command prefix")])
+            elif self.is_stream(command, attrs):
+                try:
+                    self.start_stream(command, attrs, queries, tag, tagw)
+                    return  # no !done until /cancel
+                except Trap as e:
+                    reply = Reply(traps=[e])
             else:
-                reply = execute(router.state, command, attrs, queries)
+                try:
+                    reply = execute(router.state, command, attrs, queries)
+                except Exception as e:  # a simulator bug must not look like a protocol error
+                    LOG.exception("routeros_sim: %s failed", command)
+                    reply = Reply(traps=[Trap(f"failure: simulator error: {e}")])
         self.send(self.encode(reply, tagw))
+
+    # ------------------------------------------------------------ follow / listen / cancel
+    @staticmethod
+    def is_stream(command: str, attrs: dict) -> bool:
+        path, _, cmd = command.rpartition("/")
+        menu = MENUS.get(path)
+        if menu is None or menu.singleton:
+            return False
+        return cmd == "listen" or (cmd == "print" and ("follow" in attrs or "follow-only" in attrs))
+
+    def start_stream(self, command, attrs, queries, tag, tagw) -> None:
+        """``print =follow=`` / ``=follow-only=`` / ``listen``: stream changes until /cancel (§1.4)."""
+        state = self.router.state
+        path, _, cmd = command.rpartition("/")
+        unknown = set(attrs) - PRINT_ARGS
+        if unknown:
+            raise Trap("unknown parameter")
+        try:
+            pred = compile_query(queries)
+        except QueryError as e:
+            raise Trap(str(e)) from None
+        props = [p for p in attrs[".proplist"].split(",") if p] if ".proplist" in attrs else None
+        tail = tagw + b"\x00"
+
+        def sentence_for(rid):
+            row = table.rows.get(rid)
+            if row is None:
+                return RE + encode_row({".id": f"*{rid:X}", ".dead": "yes"}, None) + tail
+            row = state.view(path, rid, row)
+            if pred is not None and not pred(row):
+                return None
+            return RE + encode_row(row, props) + tail
+
+        def on_change(rid):
+            if self.closed:
+                return
+            data = sentence_for(rid)
+            if data is not None:
+                try:
+                    self.send([data])
+                except (OSError, _Drop):
+                    self.close()
+
+        with state.lock:
+            table = state.tables[path]
+            self.cancel(tag, quiet=True)
+            initial = []
+            if cmd == "print" and "follow" in attrs:
+                initial = [x for x in (sentence_for(rid) for rid in list(table.rows)) if x is not None]
+            self.send(initial)
+            table.watchers.append(on_change)
+            self.streams[tag] = (table, on_change, tagw)
+
+    def _stop_streams(self, tag) -> list:
+        stopped = []
+        with self.router.state.lock:
+            for key in list(self.streams):
+                if tag is None or key == tag:
+                    table, cb, tagw = self.streams.pop(key)
+                    if cb in table.watchers:
+                        table.watchers.remove(cb)
+                    stopped.append(tagw)
+        return stopped
+
+    def cancel(self, tag, quiet: bool = False) -> None:
+        """Each cancelled command ends with ``!trap =category=2 =message=interrupted`` + ``!done``."""
+        out = []
+        for tagw in self._stop_streams(tag):
+            tail = tagw + b"\x00"
+            out.append(TRAP + encode_word("=category=2") + encode_word("=message=interrupted") + tail)
+            out.append(DONE + tail)
+        if out and not quiet:
+            self.send(out)
 
     @staticmethod
     def encode(reply: Reply, tagw: bytes) -> list[bytes]:

@@ -63,6 +63,11 @@ class Table:
         self.enc: dict[int, bytes] = {}      # full-print encoding cache (server.py)
         self.volatile_ids: set[int] = set()  # dynamic rows: not saved, dropped on reboot
         self.live_ids: set[int] = set()      # rows whose print depends on the clock
+        self.watchers: list = []             # callbacks(rid) of follow/listen streams (server.py)
+
+    def notify(self, rid: int) -> None:
+        for cb in list(self.watchers):
+            cb(rid)
 
     def key_of(self, row: dict) -> tuple | None:
         if not self.menu.unique:
@@ -80,6 +85,8 @@ class Table:
             self.keys[key] = rid
         if volatile:
             self.volatile_ids.add(rid)
+        if self.watchers:
+            self.notify(rid)
         return rid
 
     def replace(self, rid: int, row: dict) -> None:
@@ -91,6 +98,8 @@ class Table:
             self.keys[nkey] = rid
         self.rows[rid] = row
         self.enc.pop(rid, None)
+        if self.watchers:
+            self.notify(rid)
 
     def delete(self, rid: int) -> dict:
         row = self.rows.pop(rid)
@@ -100,6 +109,8 @@ class Table:
         self.enc.pop(rid, None)
         self.volatile_ids.discard(rid)
         self.live_ids.discard(rid)
+        if self.watchers:
+            self.notify(rid)
         return row
 
     def bump(self, rid: int, **deltas: int) -> None:
@@ -108,6 +119,8 @@ class Table:
         for k, d in deltas.items():
             row[k] = str(int(row.get(k, "0")) + d)
         self.enc.pop(rid, None)
+        if self.watchers:
+            self.notify(rid)
 
     def by_name(self, name: str) -> int | None:
         if self.menu.unique == ("name",):
