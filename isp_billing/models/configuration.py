@@ -1,0 +1,34 @@
+"""ISP-wide settings: one record for the whole installation."""
+from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.pyson import Id
+
+
+class Configuration(ModelSingleton, ModelSQL, ModelView):
+    "ISP Billing Configuration"
+    __name__ = 'isp.configuration'
+
+    customer_sequence = fields.Many2One(
+        'ir.sequence', "Customer Code Sequence", required=True,
+        domain=[
+            ('sequence_type', '=',
+                Id('isp_billing', 'sequence_type_isp_customer')),
+            ],
+        help="Numbers the ISP customer codes printed on bills and cards.")
+    suspension_consumes_time = fields.Boolean(
+        "Suspension Consumes Paid Time",
+        help="If checked, the paid period keeps running while a service is "
+        "suspended; otherwise the suspended days are given back on resume.")
+
+    @classmethod
+    def default_customer_sequence(cls):
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        try:
+            return ModelData.get_id('isp_billing', 'sequence_isp_customer')
+        except KeyError:
+            return None
+
+    @classmethod
+    def default_suspension_consumes_time(cls):
+        return False

@@ -1,0 +1,282 @@
+"""A customer's internet service on one router: the pre-paid subscription."""
+import ipaddress
+import re
+
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.pyson import Eval, If
+from trytond.transaction import Transaction
+
+from ..exceptions import (
+    ServiceDeleteError, ServiceStateError, ServiceValidationError)
+from .plan import PLAN_KINDS
+
+#: characters RouterOS accepts in hotspot user and PPP secret names
+LOGIN = re.compile(r'^[A-Za-z0-9._@-]{1,64}$')
+#: printable ASCII without space, quotes, backslash, '$', '?' and '='
+PASSWORD = re.compile(r'^[A-Za-z0-9!#%&()*+,./:;<>@\[\]^_{|}~-]{1,64}$')
+MAC = re.compile(r'^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$')
+
+STATES = [
+    ('draft', "Draft"),
+    ('active', "Active"),
+    ('expired', "Expired"),
+    ('suspended', "Suspended"),
+    ('cancelled', "Cancelled"),
+    ]
+
+
+class Service(Workflow, ModelSQL, ModelView):
+    "Internet Service"
+    __name__ = 'isp.service'
+    _rec_name = 'login'
+
+    _states = {'readonly': Eval('state') == 'cancelled'}
+
+    company = fields.Many2One(
+        'company.company', "Company", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    customer = fields.Many2One(
+        'party.party', "Customer", required=True, ondelete='RESTRICT',
+        domain=[('isp_customer', '=', True)],
+        context={'company': Eval('company', -1)}, depends={'company'},
+        states={'readonly': Eval('state') != 'draft'})
+    plan = fields.Many2One(
+        'product.product', "Plan", required=True, ondelete='RESTRICT',
+        domain=[
+            ('template.isp_plan', '=', True),
+            If(Eval('kind'),
+                ('template.plan_kind', '=', Eval('kind')),
+                ()),
+            ],
+        context={'company': Eval('company', -1)}, depends={'company'},
+        states=_states)
+    router = fields.Many2One(
+        'isp.router', "Router", required=True, ondelete='RESTRICT',
+        states=_states)
+    kind = fields.Selection(
+        PLAN_KINDS, "Kind", required=True, states=_states,
+        help="Hotspot login or PPPoE dial-up.")
+    login = fields.Char(
+        "Login", required=True, states=_states,
+        help="User name on the router: letters, digits and . _ @ -")
+    password = fields.Char(
+        "Password", required=True, strip=False, states=_states)
+    mac_address = fields.Char("MAC Address", states=_states)
+    ip_address = fields.Char("IP Address", states=_states)
+    paid_until = fields.Timestamp(
+        "Paid Until", readonly=True,
+        help="The service is on until this moment (stored in UTC).")
+    state = fields.Selection(
+        STATES, "State", required=True, readonly=True, sort=False)
+    sync_status = fields.Selection([
+            ('pending', "Pending"),
+            ('in_sync', "In Sync"),
+            ('error', "Error"),
+            ], "Router Sync", readonly=True)
+    sync_message = fields.Text("Router Sync Message", readonly=True)
+    del _states
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.router, Index.Range()), (t.login, Index.Equality())),
+                Index(t, (t.state, Index.Equality()),
+                    (t.paid_until, Index.Range())),
+                })
+        cls._order = [('paid_until', 'DESC NULLS FIRST'), ('id', 'DESC')]
+        cls._transitions |= {
+            ('draft', 'active'),
+            ('expired', 'active'),
+            ('active', 'expired'),
+            ('active', 'suspended'),
+            ('suspended', 'active'),
+            ('draft', 'cancelled'),
+            ('active', 'cancelled'),
+            ('expired', 'cancelled'),
+            ('suspended', 'cancelled'),
+            }
+        cls._buttons.update({
+                'activate': {
+                    'invisible': ~Eval('state').in_(['draft', 'expired']),
+                    'icon': 'tryton-ok',
+                    'depends': ['state'],
+                    },
+                'suspend': {
+                    'invisible': Eval('state') != 'active',
+                    'icon': 'tryton-cancel',
+                    'depends': ['state'],
+                    },
+                'resume': {
+                    'invisible': Eval('state') != 'suspended',
+                    'icon': 'tryton-forward',
+                    'depends': ['state'],
+                    },
+                'cancel': {
+                    'invisible': Eval('state') == 'cancelled',
+                    'icon': 'tryton-delete',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_company():
+        return Transaction().context.get('company')
+
+    @classmethod
+    def default_state(cls):
+        return 'draft'
+
+    @classmethod
+    def default_kind(cls):
+        return 'hotspot'
+
+    @classmethod
+    def default_sync_status(cls):
+        return 'pending'
+
+    @fields.depends('plan', 'kind')
+    def on_change_plan(self):
+        if self.plan and self.plan.template.plan_kind:
+            self.kind = self.plan.template.plan_kind
+
+    def get_rec_name(self, name):
+        if self.router:
+            return f'{self.login} @ {self.router.rec_name}'
+        return self.login
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        _, operator, operand, *extra = clause
+        if operator.startswith('!') or operator.startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        return [bool_op,
+            ('login', operator, operand, *extra),
+            ('customer.rec_name', operator, operand, *extra),
+            ]
+
+    @classmethod
+    def validate_fields(cls, services, field_names):
+        super().validate_fields(services, field_names)
+        for service in services:
+            service.check_login()
+            service.check_password()
+            service.check_addresses()
+            service.check_plan_kind()
+        cls.check_login_unique(services)
+
+    def check_login(self):
+        if not LOGIN.match(self.login or ''):
+            raise ServiceValidationError(gettext(
+                    'isp_billing.msg_service_invalid_login',
+                    login=self.login))
+
+    def check_password(self):
+        if not PASSWORD.match(self.password or ''):
+            raise ServiceValidationError(gettext(
+                    'isp_billing.msg_service_invalid_password',
+                    service=self.login))
+
+    def check_addresses(self):
+        if self.mac_address and not MAC.match(self.mac_address):
+            raise ServiceValidationError(gettext(
+                    'isp_billing.msg_service_invalid_mac',
+                    service=self.login, mac=self.mac_address))
+        if self.ip_address:
+            try:
+                ipaddress.IPv4Address(self.ip_address)
+            except ValueError:
+                raise ServiceValidationError(gettext(
+                        'isp_billing.msg_service_invalid_ip',
+                        service=self.login, ip=self.ip_address))
+
+    def check_plan_kind(self):
+        template = self.plan.template
+        if not template.isp_plan:
+            raise ServiceValidationError(gettext(
+                    'isp_billing.msg_service_plan_not_isp',
+                    service=self.login, plan=template.rec_name))
+        if template.plan_kind != self.kind:
+            raise ServiceValidationError(gettext(
+                    'isp_billing.msg_service_plan_kind',
+                    service=self.login, plan=template.rec_name,
+                    plan_kind=template.plan_kind, kind=self.kind))
+
+    @classmethod
+    def check_login_unique(cls, services):
+        "A login is unique per router among services that are not cancelled"
+        for service in services:
+            if service.state == 'cancelled':
+                continue
+            others = cls.search([
+                    ('router', '=', service.router.id),
+                    ('login', '=', service.login),
+                    ('state', '!=', 'cancelled'),
+                    ('id', '!=', service.id),
+                    ], limit=1)
+            if others:
+                raise ServiceValidationError(gettext(
+                        'isp_billing.msg_service_login_unique',
+                        login=service.login, router=service.router.rec_name))
+
+    @classmethod
+    def check_modification(cls, mode, services, values=None, external=False):
+        super().check_modification(
+            mode, services, values=values, external=external)
+        if mode == 'delete':
+            for service in services:
+                if service.state not in {'draft', 'cancelled'}:
+                    raise ServiceDeleteError(gettext(
+                            'isp_billing.msg_service_delete_state',
+                            service=service.rec_name))
+
+    @classmethod
+    def copy(cls, services, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('state', 'draft')
+        default.setdefault('paid_until')
+        default.setdefault('sync_status', 'pending')
+        default.setdefault('sync_message')
+        return super().copy(services, default=default)
+
+    @classmethod
+    @ModelView.button
+    def activate(cls, services):
+        for service in services:
+            if service.state == 'cancelled':
+                raise ServiceStateError(gettext(
+                        'isp_billing.msg_service_cancelled_activate',
+                        service=service.rec_name))
+        cls._activate(services)
+
+    @classmethod
+    @Workflow.transition('active')
+    def _activate(cls, services):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('suspended')
+    def suspend(cls, services):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('active')
+    def resume(cls, services):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('cancelled')
+    def cancel(cls, services):
+        pass
+
+    @classmethod
+    @Workflow.transition('expired')
+    def expire(cls, services):
+        pass

@@ -1,0 +1,320 @@
+"""Module tests: Tryton's own checks plus staff rights per group."""
+import datetime as dt
+from contextlib import contextmanager
+
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError, ValidationError
+from trytond.modules.company.tests import (
+    CompanyTestMixin, create_company, set_company)
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction, check_access
+
+from ..exceptions import (
+    ServiceDeleteError, ServiceStateError, ServiceValidationError)
+
+
+def create_plan(name='Home 10M', kind='hotspot', price=20):
+    pool = Pool()
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    unit, = Uom.search([('name', '=', 'Unit')])
+    template, = Template.create([{
+                'name': name, 'type': 'service', 'default_uom': unit.id,
+                'list_price': price, 'isp_plan': True, 'plan_kind': kind,
+                'download_rate': 10000, 'upload_rate': 5000,
+                'plan_duration': 1, 'plan_duration_unit': 'month',
+                'products': [('create', [{}])],
+                }])
+    return template
+
+
+def create_router(name='R1', port=8728, **values):
+    Router = Pool().get('isp.router')
+    values = dict(dict(name=name, host='127.0.0.1', port=port,
+            username='admin', password='secret'), **values)
+    router, = Router.create([values])
+    return router
+
+
+def create_customer(name='Alice'):
+    Party = Pool().get('party.party')
+    party, = Party.create([{'name': name, 'isp_customer': True,
+                'isp_customer_type': 'individual'}])
+    return party
+
+
+def create_service(customer, plan, router, login='alice', **values):
+    Service = Pool().get('isp.service')
+    service, = Service.create([dict(
+                customer=customer.id, plan=plan.products[0].id,
+                router=router.id, kind=plan.plan_kind, login=login,
+                password='Pass-123', **values)])
+    return service
+
+
+def create_staff(login, group_xml_id):
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    group_id = ModelData.get_id('isp_billing', group_xml_id)
+    user, = User.create([{'name': login, 'login': login,
+                'groups': [('add', [group_id])]}])
+    return user
+
+
+class IspBillingTestCase(CompanyTestMixin, ModuleTestCase):
+    "Test isp_billing module"
+    module = 'isp_billing'
+
+    @with_transaction()
+    def test_customer_code_from_sequence(self):
+        "ISP customers get a code; other parties do not"
+        Party = Pool().get('party.party')
+        alice = create_customer('Alice')
+        bob = create_customer('Bob')
+        supplier, = Party.create([{'name': 'Supplier'}])
+        self.assertTrue(alice.isp_code.startswith('C'))
+        self.assertNotEqual(alice.isp_code, bob.isp_code)
+        self.assertIsNone(supplier.isp_code)
+        Party.write([supplier], {'isp_customer': True,
+                'isp_customer_type': 'organization'})
+        self.assertTrue(supplier.isp_code)
+
+    @with_transaction()
+    def test_plan_profile_stable_across_rename(self):
+        "The router profile name is kept when the plan is renamed"
+        Template = Pool().get('product.template')
+        company = create_company()
+        with set_company(company):
+            plan = create_plan('Home 10 Mbit/s')
+            self.assertEqual(plan.router_profile, 'isp-home-10-mbit-s')
+            Template.write([plan], {'name': 'Family 10'})
+            self.assertEqual(plan.router_profile, 'isp-home-10-mbit-s')
+            other = create_plan('Home 10 Mbit/s!')
+            self.assertEqual(other.router_profile, 'isp-home-10-mbit-s-2')
+            self.assertEqual(plan.rate_limit, '5M/10M')
+
+    @with_transaction()
+    def test_plan_rates_positive(self):
+        "A plan with no speed or no duration is refused"
+        Template = Pool().get('product.template')
+        company = create_company()
+        with set_company(company):
+            plan = create_plan()
+            for field in ['download_rate', 'plan_duration', 'shared_users']:
+                with self.assertRaises(UserError):
+                    Template.write([plan], {field: 0})
+
+    @with_transaction()
+    def test_router_validation(self):
+        "Bad host, port or version are refused"
+        Router = Pool().get('isp.router')
+        create_router()
+        for n, values in enumerate([{'host': 'not a host!'}, {'port': 70000},
+                    {'routeros_version': 'seven'}]):
+            with self.assertRaises(UserError):
+                create_router(**dict(
+                        dict(name='Bad%d' % n, port=9000 + n), **values))
+        with self.assertRaises(UserError):
+            # same host and port (an SQL constraint: ends the transaction)
+            create_router(name='R2', port=8728)
+
+    @with_transaction()
+    def test_service_constraints(self):
+        "Login, password, addresses and plan kind are checked"
+        Service = Pool().get('isp.service')
+        company = create_company()
+        with set_company(company):
+            plan = create_plan()
+            pppoe = create_plan('Fibre', kind='pppoe')
+            router = create_router()
+            alice = create_customer()
+            service = create_service(alice, plan, router)
+            bad_values = [
+                {'login': 'alice smith'},
+                {'login': 'ali=ce'},
+                {'password': 'has space'},
+                {'password': 'quote"'},
+                {'mac_address': '00:11:22'},
+                {'ip_address': '10.0.0.300'},
+                {'plan': pppoe.products[0].id},
+                ]
+            for values in bad_values:
+                victim = create_service(alice, plan, router,
+                    login='case%s' % len(str(values)))
+                with self.subTest(values=values):
+                    with self.assertRaises(ValidationError):
+                        Service.write([victim], values)
+                Service.delete([victim])
+            victim = create_service(alice, plan, router, login='alice2')
+            with self.assertRaises(ServiceValidationError):
+                Service.write([victim], {'login': 'alice'})
+            Service.delete([victim])
+            other_router = create_router('R2', port=8729)
+            create_service(alice, plan, other_router, login='alice')
+            Service.cancel([service])
+            # a cancelled service frees its login
+            create_service(alice, plan, router, login='alice')
+
+    @with_transaction()
+    def test_service_workflow(self):
+        "draft -> active -> suspended -> active -> expired -> cancelled"
+        Service = Pool().get('isp.service')
+        company = create_company()
+        with set_company(company):
+            service = create_service(
+                create_customer(), create_plan(), create_router())
+            Service.activate([service])
+            self.assertEqual(service.state, 'active')
+            Service.suspend([service])
+            self.assertEqual(service.state, 'suspended')
+            Service.resume([service])
+            self.assertEqual(service.state, 'active')
+            Service.expire([service])
+            self.assertEqual(service.state, 'expired')
+            with self.assertRaises(ServiceDeleteError):
+                Service.delete([service])
+            Service.cancel([service])
+            self.assertEqual(service.state, 'cancelled')
+            with self.assertRaises(ServiceStateError):
+                Service.activate([service])
+            self.assertEqual(service.state, 'cancelled')
+            Service.delete([service])
+
+    @with_transaction()
+    def test_paid_until_readonly_for_staff(self):
+        "paid_until only moves through payments and extensions"
+        Service = Pool().get('isp.service')
+        company = create_company()
+        with set_company(company):
+            service = create_service(
+                create_customer(), create_plan(), create_router())
+            admin = create_staff('boss', 'group_isp_admin')
+            with Transaction().set_user(admin.id), check_access():
+                self.assertEqual(Service.fields_get(['paid_until'])
+                    ['paid_until']['readonly'], True)
+            self.assertIsNone(service.paid_until)
+            Service.write([service], {'paid_until': dt.datetime(2030, 1, 1)})
+
+
+class StaffRightsTestCase(CompanyTestMixin, ModuleTestCase):
+    "One thing each group may do and one thing it is refused"
+    module = 'isp_billing'
+
+    def setup_records(self, group, assign=None):
+        "Two routers with a service each, and a staff user of the group"
+        pool = Pool()
+        Router, Service = pool.get('isp.router'), pool.get('isp.service')
+        User = pool.get('res.user')
+        company = create_company()
+        with set_company(company):
+            self.plan = create_plan()
+            self.r1 = create_router('R1')
+            self.r2 = create_router('R2', port=8729)
+            self.alice = create_customer('Alice')
+            bob = create_customer('Bob')
+            self.s1 = create_service(self.alice, self.plan, self.r1, login='alice')
+            self.s2 = create_service(bob, self.plan, self.r2, login='bob')
+            Service.activate([self.s1, self.s2])
+        user = create_staff('staff_' + group.split('_')[-1], group)
+        User.write([user], {'companies': [('add', [company.id])],
+                'company': company.id})
+        if assign:
+            Router.write([assign], {'users': [('add', [user.id])]})
+        return user
+
+    @contextmanager
+    def as_user(self, user):
+        with Transaction().set_user(user.id), \
+                Transaction().set_context(company=user.company.id,
+                    companies=[user.company.id]), \
+                check_access():
+            yield
+
+    @with_transaction()
+    def test_administrator(self):
+        "Administrator creates routers and sees every router's services"
+        pool = Pool()
+        Router, Service = pool.get('isp.router'), pool.get('isp.service')
+        user = self.setup_records('group_isp_admin')
+        Router.write([self.r1], {'users': [('add', [user.id])]})
+        with self.as_user(user):
+            create_router('R3', port=9000)
+            self.assertEqual(Router(self.r1.id).password, 'secret')
+            self.assertEqual(Service.search([], count=True), 2)
+            with self.assertRaises(ServiceDeleteError):
+                Service.delete([Service(self.s1.id)])
+
+    @with_transaction()
+    def test_cashier(self):
+        "Cashier writes services but may not read router passwords"
+        pool = Pool()
+        Router, Service = pool.get('isp.router'), pool.get('isp.service')
+        user = self.setup_records('group_isp_cashier')
+        with self.as_user(user):
+            Service.write([Service(self.s1.id)],
+                {'mac_address': 'AA:BB:CC:DD:EE:FF'})
+            with self.assertRaises(AccessError):
+                Router.read([self.r1.id], ['password'])
+            with self.assertRaises(AccessError):
+                create_router('R3', port=9000)
+
+    @with_transaction()
+    def test_accountant(self):
+        "Accountant reads services but may not change them"
+        Service = Pool().get('isp.service')
+        user = self.setup_records('group_isp_accountant')
+        with self.as_user(user):
+            self.assertEqual(Service.search([], count=True), 2)
+            with self.assertRaises(AccessError):
+                Service.write([Service(self.s1.id)],
+                    {'ip_address': '10.0.0.9'})
+
+    @with_transaction()
+    def test_technician(self):
+        "Technician on R1 sees R1 only, sets its password, cannot cancel"
+        pool = Pool()
+        Router, Service = pool.get('isp.router'), pool.get('isp.service')
+        Party = pool.get('party.party')
+        user = self.setup_records('group_isp_technician')
+        Router.write([self.r1], {'users': [('add', [user.id])]})
+        with self.as_user(user):
+            self.assertEqual(
+                [s.login for s in Service.search([])], ['alice'])
+            self.assertEqual([r.name for r in Router.search([])], ['R1'])
+            self.assertEqual(
+                [p.name for p in Party.search([('isp_customer', '=', True)])],
+                ['Alice'])
+            Router.write([Router(self.r1.id)], {'password': 'n3w'})
+            with self.assertRaises(UserError):
+                Service.cancel([Service(self.s1.id)])
+            self.assertEqual(Service(self.s1.id).state, 'active')
+
+    @with_transaction()
+    def test_support(self):
+        "Support suspends a service but may not create one"
+        Service = Pool().get('isp.service')
+        user = self.setup_records('group_isp_support')
+        with self.as_user(user):
+            Service.suspend([Service(self.s1.id)])
+            self.assertEqual(Service(self.s1.id).state, 'suspended')
+            with self.assertRaises(AccessError):
+                create_service(self.alice, self.plan, self.r1, login='al2')
+
+    @with_transaction()
+    def test_viewer(self):
+        "Viewer reads every router when none is assigned, changes nothing"
+        pool = Pool()
+        Router, Service = pool.get('isp.router'), pool.get('isp.service')
+        user = self.setup_records('group_isp_viewer')
+        with self.as_user(user):
+            self.assertEqual(Router.search([], count=True), 2)
+            self.assertEqual(Service.search([], count=True), 2)
+            with self.assertRaises(UserError):
+                Service.suspend([Service(self.s1.id)])
+            with self.assertRaises(AccessError):
+                Router.write([Router(self.r1.id)], {'name': 'Renamed'})
+
+
+del ModuleTestCase
