@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -30,8 +31,15 @@ _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 
 
 def parse_version(text: str) -> tuple[tuple[int, int, int], str]:
-    """``'7.18'`` -> ((7, 18, 2), '7.18.2 (stable)'); patch defaults follow librouteros' test images."""
-    parts = [int(p) for p in text.split(".")]
+    """``'7.18'`` -> ((7, 18, 2), '7.18.2 (stable)'); patch defaults follow librouteros' test images.
+
+    Anything after the numeric part (``7.19rc1``, ``6.49.10 (long-term)``) is ignored
+    for the login/feature rules.
+    """
+    m = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not m:
+        raise ValueError(f"bad RouterOS version {text!r} (expected X.Y or X.Y.Z)")
+    parts = [int(p) for p in m.groups() if p is not None]
     if len(parts) == 2:
         patch = {(6, 33): 3, (7, 18): 2}.get(tuple(parts))
         if patch is not None:

@@ -1,8 +1,9 @@
 """The real librouteros 4.2.2 client against the simulator (plain, token, TLS cert and ADH)."""
 
+import asyncio
 import unittest
 
-from librouteros import connect
+from librouteros import async_connect, connect
 from librouteros.exceptions import FatalError, MultiTrapError, TrapError
 from librouteros.login import plain, token
 from librouteros.query import Key, Or
@@ -148,6 +149,27 @@ class PlainTcp(CrudMixin, SimTestCase):
         with self.assertRaises(TrapError) as cm:
             connect("127.0.0.1", "admin", "nope", port=self.sim.port, timeout=5)
         self.assertEqual(cm.exception.message, "invalid user name or password (6)")
+
+
+class HotspotActiveLoginCommand(SimTestCase):
+    def test_login_via_api_and_async_client(self):
+        self.sim.add_row("/ip/hotspot/user", name="u1", password="p1")
+        api = connect("127.0.0.1", "admin", "", port=self.sim.port, timeout=5)
+        self.addCleanup(api.close)
+        active = api.path("ip", "hotspot", "active")
+        tuple(active("login", user="u1", password="p1", ip="10.5.50.9", **{"mac-address": "AA:BB:CC:DD:EE:FF"}))
+        (row,) = list(active)
+        self.assertEqual((row["user"], row["address"], row["mac-address"]), ("u1", "10.5.50.9", "AA:BB:CC:DD:EE:FF"))
+        with self.assertRaises(TrapError):
+            tuple(active("login", user="u1", password="wrong", ip="10.5.50.10"))
+
+        async def run():
+            aapi = await async_connect("127.0.0.1", "admin", "", port=self.sim.port, timeout=5)
+            try:
+                return [r async for r in aapi.path("ip", "hotspot", "active").select(Key("user"))]
+            finally:
+                await aapi.close()
+        self.assertEqual(asyncio.run(run()), [{"user": "u1"}])
 
 
 class TokenLogin(unittest.TestCase):
