@@ -402,6 +402,22 @@ class ReconcileTest(SimTestCase):
         self.assertEqual((report.changed, report.profiles_changed), ([], []))
         self.assertEqual(self.hs()['hs1']['mac-address'], 'AA:BB:CC:DD:EE:01')
 
+    def test_no_connection_left_open(self):
+        self.sync([hotspot(1)])
+        with self.assertRaises(RouterLoginRefused):
+            reconcile(self.config(self.sim, password='bad'), [hotspot(1)], [])
+        self.sim.faults.trap_every = 2
+        self.sync([hotspot(1), hotspot(2), hotspot(3)])
+        self.sim.faults.clear()
+        self.sim.faults.drop_after = 3
+        with self.assertRaises(RouterConnectionLost):
+            self.sync([hotspot(1)])
+        self.sim.faults.clear()
+        deadline = time.monotonic() + 3
+        while self.sim.connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(self.sim.connections, 0)
+
     def test_login_rename(self):
         self.sync([hotspot(1), pppoe(2)])
         ids = (self.hs()['hs1']['.id'], self.ppp()['pp2']['.id'])
