@@ -28,19 +28,19 @@ class RouterResult:
             and self.report.ok
 
 
-def _run(job):
+def _run(job, sweep_sessions=False):
     config, users, profiles, *rest = job
     kinds = rest[0] if rest else KINDS
     try:
         return RouterResult(config, report=reconcile(
-            config, users, profiles, kinds))
+            config, users, profiles, kinds, sweep_sessions))
     except RouterError as error:
         return RouterResult(config, report=error.report, error=error)
     except Exception as error:   # a bug must not stop the other routers
         return RouterResult(config, error=error)
 
 
-def reconcile_many(jobs, max_workers=8):
+def reconcile_many(jobs, max_workers=8, sweep_sessions=False):
     """Reconcile ``jobs`` = iterable of ``(config, users, profiles[,
     kinds])``; return a RouterResult per job, in job order."""
     jobs = list(jobs)
@@ -49,4 +49,5 @@ def reconcile_many(jobs, max_workers=8):
     with ThreadPoolExecutor(
             max_workers=max(1, min(max_workers, len(jobs))),
             thread_name_prefix='router-sync') as pool:
-        return list(pool.map(_run, jobs))
+        return list(pool.map(
+            lambda job: _run(job, sweep_sessions), jobs))

@@ -63,19 +63,25 @@ class ReconcileReport:
                 len(self.failed), self.commands))
 
 
-def reconcile(target, users, profiles, kinds=KINDS):
+def reconcile(target, users, profiles, kinds=KINDS, sweep_sessions=False):
     """Bring one router to the desired state.
 
     ``target`` is a RouterConfig (a connection is opened and closed), a
     logged-in librouteros Api or a RouterSession.  ``kinds`` are the kinds
     of service this router carries; only their menus are read.
+
+    ``sweep_sessions`` also reads the active menus (one more print per
+    kind) and disconnects any session of a disabled service: it heals a
+    kick lost with a connection that dropped right after the disable.
+    Meant for the scheduled reconcile, not for every sync.
     """
     report = ReconcileReport()
     try:
         with session_for(target) as session:
             start = session.commands
             try:
-                _Reconcile(session, report, users, profiles, kinds).run()
+                _Reconcile(session, report, users, profiles, kinds,
+                    sweep_sessions).run()
             finally:
                 report.commands = session.commands - start
     except RouterError as error:
@@ -86,8 +92,10 @@ def reconcile(target, users, profiles, kinds=KINDS):
 
 class _Reconcile:
 
-    def __init__(self, session, report, users, profiles, kinds):
+    def __init__(self, session, report, users, profiles, kinds,
+            sweep_sessions=False):
         self.session = session
+        self.sweep_sessions = sweep_sessions
         self.report = report
         self.kinds = tuple(kinds)
         self.users = {kind: [] for kind in self.kinds}
@@ -129,6 +137,10 @@ class _Reconcile:
             return
         missing_profiles = self.ensure_profiles(menus, profiles)
         kick = self.reconcile_users(menus, users, rows, missing_profiles)
+        if self.sweep_sessions:
+            for user in users:
+                if user.disabled:
+                    kick.setdefault(user.name, user.service_id)
         if kick:
             self.kick(menus, kick)
 

@@ -418,6 +418,23 @@ class ReconcileTest(SimTestCase):
             time.sleep(0.02)
         self.assertEqual(self.sim.connections, 0)
 
+    def test_sweep_heals_a_lost_kick(self):
+        self.sync([hotspot(1, disabled=True), hotspot(2)])
+        # a session the last sync could not kick (connection dropped)
+        self.sim.set_row('/ip/hotspot/user', 'hs1', disabled='false')
+        self.sim.login('hs1', kind='hotspot')
+        self.sim.login('hs2', kind='hotspot')
+        self.sim.set_row('/ip/hotspot/user', 'hs1', disabled='true')
+        plain = self.sync([hotspot(1, disabled=True), hotspot(2)])
+        self.assertEqual(plain.kicked, [])
+        swept = self.sync([hotspot(1, disabled=True), hotspot(2)],
+            sweep_sessions=True)
+        self.assertEqual(swept.kicked, [1])
+        # the prints, one print of the hotspot active menu, one kick
+        self.assertEqual(swept.commands, 4 + 1 + 1)
+        online = [row['user'] for row in self.sim.rows('/ip/hotspot/active')]
+        self.assertEqual(online, ['hs2'])
+
     def test_login_rename(self):
         self.sync([hotspot(1), pppoe(2)])
         ids = (self.hs()['hs1']['.id'], self.ppp()['pp2']['.id'])
