@@ -26,6 +26,7 @@ from . import values as V
 from .errors import SimError, Trap
 from .menus import MENUS, Menu, normalize
 
+BUILTIN_IDS = 0xF0000000   # ids like *FFFFFFFE (default-encryption) do not move the counter
 VOLATILE_PATHS = {p for p, m in MENUS.items() if m.volatile}
 _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 
@@ -85,7 +86,8 @@ class Table:
     def insert(self, row: dict, rid: int | None = None, volatile: bool = False) -> int:
         if rid is None:
             rid = self.next_id
-        self.next_id = max(self.next_id, rid + 1)
+        if rid < BUILTIN_IDS:
+            self.next_id = max(self.next_id, rid + 1)
         row = {".id": f"*{rid:X}", **{k: v for k, v in row.items() if k != ".id"}}
         self.rows[rid] = row
         key = self.key_of(row)
@@ -184,7 +186,6 @@ class RouterState:
         ppp.insert(self._row(ppp.menu, {"name": "default", "default": "true"}), rid=0)
         ppp.insert(self._row(ppp.menu, {"name": "default-encryption", "use-encryption": "yes",
                                         "default": "true"}), rid=0xFFFFFFFE)
-        ppp.next_id = 1
         iface = self.tables["/interface"]
         for i in range(1, 6):
             iface.insert(self._row(iface.menu, {
@@ -616,7 +617,7 @@ class RouterState:
                 t = Table(MENUS[path])
                 for row in saved["rows"]:
                     t.insert(row, rid=int(row[".id"][1:], 16))
-                t.next_id = max(t.next_id, saved.get("next_id", 1))
+                t.next_id = max(t.next_id, int(saved.get("next_id", 1)))
                 self.tables[path] = t
             for table in self.tables.values():
                 if table.menu.counters:

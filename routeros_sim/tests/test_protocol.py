@@ -68,6 +68,27 @@ class PreLogin(SimTestCase):
         self.assertEqual(c.call("/interface/print", "=count-only"), [["!done", "=ret=5"]])
 
 
+class QueryOverWire(SimTestCase):
+    """The doc's examples (§1.6) sent to the server."""
+
+    def test_doc_examples(self):
+        self.sim.add_row("/ppp/secret", name="bob")
+        self.sim.login("bob", kind="ppp")  # adds <pppoe-bob>, type pppoe-in
+        c = self.raw()
+
+        def names(*words):
+            return [w[1] for w in c.call("/interface/print", "=.proplist=name", *words) if w[0] == "!re"]
+
+        ethers = [f"=name=ether{i}" for i in range(1, 6)]
+        self.assertEqual(names("?type=ether", "?type=pppoe-in", "?#|"), ethers + ["=name=<pppoe-bob>"])
+        self.assertEqual(names("?type=ether", "?type=pppoe-in", "?#|!"), [])
+        self.assertEqual(names("?type=ether", "?#!"), ["=name=<pppoe-bob>"])
+        self.assertEqual(names("?=name=ether2"), ["=name=ether2"])
+        self.assertEqual(names("?>name=ether3", "?<name=ether5"), ["=name=ether4"])
+        self.assertEqual(names("?-comment", "?dynamic=yes"), ["=name=<pppoe-bob>"])
+        self.assertEqual(c.call("/interface/print", "=count-only=", "?type=ether"), [["!done", "=ret=5"]])
+
+
 class Query(unittest.TestCase):
     rows = [
         {".id": "*1", "name": "ether1", "type": "ether", "disabled": "false", "mtu": "1500"},

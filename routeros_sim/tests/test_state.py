@@ -153,6 +153,8 @@ class Persistence(SimTestCase):
             self.assertEqual((user["name"], user["password"], user["bytes-in"]), ("keep", "me", "0"))
             self.assertEqual(sim.identity, "edge-7")
             self.assertEqual(sim.add_row("/ip/hotspot/user", name="next"), "*2")
+            self.assertEqual(sim.add_row("/ppp/profile", name="gold"), "*1")
+            self.assertEqual([p[".id"] for p in sim.rows("/ppp/profile")], ["*0", "*FFFFFFFE", "*1"])
             self.assertEqual(sim.rows("/ip/hotspot/active"), [])
 
     def test_fleet(self):
