@@ -199,7 +199,7 @@ class RouterState:
     def _row(menu: Menu, given: dict) -> dict:
         row = {f.name: f.default for f in menu.fields if f.default is not None}
         row.update(given)
-        return {f.name: row[f.name] for f in menu.fields if f.name in row}
+        return {f.name: row[f.name] for f in menu.fields if row.get(f.name) is not None}
 
     def _date(self) -> str:
         t = time.localtime()
@@ -466,7 +466,6 @@ class RouterState:
                 iid = iface.insert(self._row(iface.menu, {
                     "name": f"<pppoe-{name}>", "type": "pppoe-in", "mtu": "1480", "actual-mtu": "1480",
                     "l2mtu": None, "dynamic": "true", "last-link-up-time": self._date()}), volatile=True)
-                iface.rows[iid] = {k: v for k, v in iface.rows[iid].items() if v is not None}
                 sess = Session(kind, aid, uid, self.now(), iid)
             self.sessions[(self._active_path(kind), aid)] = sess
             live.append(aid)
