@@ -1,0 +1,46 @@
+# Two commands for a new user: `make run` (demo) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+SAO_VERSION := 8.0.11
+
+.PHONY: run test install sao chromium bench clean-db
+
+run: install sao
+	bash scripts/run.sh
+
+test: install sao chromium
+	bash scripts/test.sh
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+sao: var/sao/package/index.html
+
+var/sao/package/index.html:
+	@command -v npm >/dev/null || { echo "npm (Node.js) is required to install the web client"; exit 1; }
+	mkdir -p var/sao
+	cd var/sao && npm pack --silent tryton-sao@$(SAO_VERSION) >/dev/null \
+		&& tar xzf tryton-sao-$(SAO_VERSION).tgz \
+		&& cd package && npm install --silent --omit=dev --legacy-peer-deps --no-audit --no-fund
+	touch var/sao/package/custom.js var/sao/package/custom.css
+	test -f $@
+
+# Debian chromium drives the browser test (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || { \
+		echo "installing Debian chromium for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "could not install chromium: the browser test will be reported as failed"; }
+
+bench: install
+	bash scripts/bench.sh
+
+clean-db:
+	rm -rf var/db var/sim var/cache

@@ -1,0 +1,240 @@
+"""Load the demo ISP into a database: python -m isp_billing.demo.
+
+Idempotent: every record is looked up by a natural key first, so running it
+again changes nothing. The routers point at the routeros_sim instances that
+`make run` starts on 127.0.0.1:18728 (RouterOS 7.18) and :18738 (6.33).
+"""
+import argparse
+import datetime as dt
+from decimal import Decimal
+
+#: staff users: login, password, ISP group, other Tryton groups
+STAFF = [
+    ('isp_admin', 'isp-admin-demo', 'group_isp_admin',
+        ['party.group_party_admin', 'product.group_product_admin',
+            'account.group_account', 'account.group_account_admin',
+            'res.group_admin']),
+    ('cashier', 'cashier-demo-2026', 'group_isp_cashier',
+        ['account.group_account']),
+    ('accountant', 'accountant-demo-2026', 'group_isp_accountant',
+        ['account.group_account', 'account.group_account_admin']),
+    ('technician', 'technician-demo-2026', 'group_isp_technician', []),
+    ('support', 'support-demo-2026', 'group_isp_support', []),
+    ('viewer', 'viewer-demo-2026', 'group_isp_viewer', []),
+    ]
+ADMIN = ('admin', 'admin-isp-demo')
+
+PLANS = [
+    # name, kind, down, up kbit/s, duration, unit, price, shared users
+    ('Hotspot Day Pass', 'hotspot', 4000, 2000, 1, 'day', '1.00', 1),
+    ('Home 10M', 'hotspot', 10000, 5000, 1, 'month', '20.00', 2),
+    ('Fibre 50M', 'pppoe', 50000, 20000, 1, 'month', '45.00', 1),
+    ]
+ROUTERS = [
+    # name, port, RouterOS version
+    ('Tower North', 18728, '7.18'),
+    ('Tower South', 18738, '6.33'),
+    ]
+ROUTER_USER, ROUTER_PASSWORD = 'admin', 'demo-router'
+CUSTOMERS = [
+    'Amina Njoroge', 'Brian Otieno', 'Carmen Ruiz', 'David Mensah',
+    'Esther Wanjiru', 'Farid Haddad', 'Grace Achieng', 'Hassan Ali',
+    'Irene Mwangi', 'James Kariuki', 'Kofi Boateng', 'Lina Park',
+    'Mohamed Yusuf', 'Nadia Benali', 'Omar Diallo', 'Priya Nair',
+    'Quentin Moreau', 'Rosa Lima', 'Samuel Kiptoo', 'Tariq Aziz',
+    'Ursula Brandt', 'Victor Chege', 'Wanjiku Kamau', 'Xavier Dube',
+    'Yasmin Saleh', 'Zawadi Mutua', 'Green Valley School',
+    'Lakeside Clinic', 'Sunrise Hotel', 'Harbor Logistics Ltd',
+    ]
+#: state of the n-th customer's service, cycling
+STATES = ['active'] * 5 + ['expired', 'active', 'suspended', 'draft',
+    'cancelled']
+
+
+def load(config_file, database):
+    from proteus import Model, Wizard, config as pconfig
+    from trytond.modules.account.tests.tools import (
+        create_chart, create_fiscalyear, get_accounts)
+    from trytond.modules.account_invoice.tests.tools import (
+        set_fiscalyear_invoice_sequences)
+    from trytond.modules.company.tests.tools import create_company
+
+    config = pconfig.set_trytond(database, config_file=config_file)
+    Company = Model.get('company.company')
+    Party = Model.get('party.party')
+    Currency = Model.get('currency.currency')
+    User = Model.get('res.user')
+    ModelData = Model.get('ir.model.data')
+
+    # company and currency
+    if not Company.find([]):
+        currency, = Currency.find([('code', '=', 'USD')]) or [None]
+        if currency is None:
+            currency = Currency(name='US Dollar', code='USD', symbol='$',
+                rounding=Decimal('0.01'), digits=2)
+            currency.save()
+        party = Party(name='Demo Wireless ISP')
+        party.save()
+        create_company(party=party, currency=currency)
+        print('demo: company created')
+    company, = Company.find([])
+    admin, = User.find([('login', '=', 'admin')])
+    config._context = User.get_preferences(True, {})
+
+    # chart of accounts, fiscal year, payment methods
+    Account = Model.get('account.account')
+    if not Account.find([('company', '=', company.id)]):
+        create_chart(company)
+        print('demo: chart of accounts created')
+    accounts = get_accounts(company)
+    FiscalYear = Model.get('account.fiscalyear')
+    today = dt.date.today()
+    if not FiscalYear.find([('start_date', '<=', today),
+                ('end_date', '>=', today)]):
+        fiscalyear = set_fiscalyear_invoice_sequences(create_fiscalyear(
+                company, today=(dt.date(today.year, 1, 1),
+                    dt.date(today.year, 12, 31))))
+        fiscalyear.click('create_period')
+    Journal = Model.get('account.journal')
+    PaymentMethod = Model.get('account.invoice.payment.method')
+    cash_journal, = Journal.find([('type', '=', 'cash')], limit=1)
+    for name in ['Cash', 'Bank Transfer', 'Mobile Money']:
+        if not PaymentMethod.find([('name', '=', name)]):
+            journal = cash_journal
+            if name != 'Cash':
+                journal, = Journal.find([('name', '=', name)]) or [None]
+                if journal is None:
+                    journal = Journal(name=name, type='cash',
+                        code=name[:3].upper())
+                    journal.save()
+            PaymentMethod(name=name, journal=journal,
+                credit_account=accounts['cash'],
+                debit_account=accounts['cash']).save()
+
+    # plans
+    Category = Model.get('product.category')
+    Uom = Model.get('product.uom')
+    Template = Model.get('product.template')
+    category, = Category.find([('name', '=', 'Internet Service')]) or [None]
+    if category is None:
+        category = Category(name='Internet Service', accounting=True)
+        category.account_revenue = accounts['revenue']
+        category.account_expense = accounts['expense']
+        category.save()
+    unit, = Uom.find([('name', '=', 'Unit')])
+    plans = {}
+    for name, kind, down, up, duration, unit_, price, shared in PLANS:
+        template, = Template.find([('name', '=', name)]) or [None]
+        if template is None:
+            template = Template(name=name, type='service', default_uom=unit,
+                list_price=Decimal(price), account_category=category,
+                isp_plan=True, plan_kind=kind, download_rate=down,
+                upload_rate=up, plan_duration=duration,
+                plan_duration_unit=unit_, shared_users=shared)
+            template.save()
+        plans[name] = template.products[0]
+
+    # routers
+    Router = Model.get('isp.router')
+    routers = []
+    for name, port, version in ROUTERS:
+        router, = Router.find([('name', '=', name)]) or [None]
+        if router is None:
+            router = Router(name=name, host='127.0.0.1', port=port,
+                username=ROUTER_USER, password=ROUTER_PASSWORD,
+                routeros_version=version, login_method='auto')
+            router.save()
+        routers.append(router)
+
+    # staff
+    Group = Model.get('res.group')
+    for login, password, isp_group, others in STAFF:
+        if User.find([('login', '=', login)]):
+            continue
+        user = User(name=login.replace('_', ' ').title(), login=login)
+        user.password = password
+        for xml_id in [f'isp_billing.{isp_group}'] + others:
+            module, fs_id = xml_id.split('.')
+            user.groups.append(
+                Group(ModelData.get_id(module, fs_id, config.context)))
+        user.companies.append(Company(company.id))
+        user.company = Company(company.id)
+        user.save()
+    technician, = User.find([('login', '=', 'technician')])
+    north = Router(routers[0].id)
+    if technician not in north.users:
+        north.users.append(User(technician.id))
+        north.save()
+
+    # customers and services in every state
+    Service = Model.get('isp.service')
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    plan_cycle = [plans['Home 10M'], plans['Fibre 50M'],
+        plans['Hotspot Day Pass']]
+    created = 0
+    to_expire = []
+    for n, name in enumerate(CUSTOMERS):
+        if Party.find([('name', '=', name), ('isp_customer', '=', True)]):
+            continue
+        customer = Party(name=name, isp_customer=True,
+            isp_customer_type='organization' if n >= 26 else 'individual')
+        customer.save()
+        plan = plan_cycle[n % 3]
+        router = routers[n % 2]
+        login = name.split()[0].lower() + str(n + 1)
+        service = Service(customer=customer, plan=plan, router=router,
+            kind=plan.template.plan_kind, login=login,
+            password=f'pw{n + 1:03d}-{login[:3]}')
+        service.save()
+        state = STATES[n % len(STATES)]
+        if state == 'draft':
+            created += 1
+            continue
+        days = {'active': 10 + n, 'expired': -3, 'suspended': 12,
+            'cancelled': -40}[state]
+        Service.write([service], {'paid_until': now + dt.timedelta(days=days)},
+            config.context)
+        service.click('activate')
+        if state == 'expired':
+            to_expire.append(service.id)
+        elif state == 'suspended':
+            service.click('suspend')
+        elif state == 'cancelled':
+            service.click('cancel')
+        created += 1
+    if to_expire:
+        # expiry is a scheduled action, not a client button: run it here
+        from trytond.pool import Pool
+        from trytond.transaction import Transaction
+        with Transaction().start(database, 0, context=config.context):
+            ServiceModel = Pool().get('isp.service')
+            ServiceModel.expire(ServiceModel.browse(to_expire))
+    print(f'demo: {created} customers with services created'
+        if created else 'demo: already loaded, nothing changed')
+
+
+def logins():
+    lines = [f'    {ADMIN[0]:12} {ADMIN[1]:22} (Tryton administrator)']
+    for login, password, group, _ in STAFF:
+        label = group.replace('group_isp_', 'ISP ').title()
+        lines.append(f'    {login:12} {password:22} ({label})')
+    return '\n'.join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config')
+    parser.add_argument('--database')
+    parser.add_argument('--logins', action='store_true',
+        help="print the demo logins and exit")
+    args = parser.parse_args()
+    if args.logins:
+        print(logins())
+        return
+    if not (args.config and args.database):
+        parser.error('--config and --database are required')
+    load(args.config, args.database)
+
+
+if __name__ == '__main__':
+    main()
