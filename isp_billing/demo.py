@@ -202,6 +202,13 @@ def load(config_file, database):
         elif state == 'cancelled':
             service.click('cancel')
         created += 1
+    # the company is set up: skip the module configuration wizard
+    WizardItem = Model.get('ir.module.config_wizard.item')
+    items = WizardItem.find([('state', '!=', 'done')])
+    for item in items:
+        item.state = 'done'
+    WizardItem.save(items)
+
     if to_expire:
         # expiry is a scheduled action, not a client button: run it here
         from trytond.pool import Pool

@@ -1,0 +1,194 @@
+"""The web client in a real browser: Debian chromium driven by playwright.
+
+Starts its own trytond on a free loopback port, on a SQLite database with
+the demo loaded, logs in as the demo administrator, opens the Services list
+and a Router form, and keeps screenshots under var/test/screenshots/.
+"""
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+VAR = os.path.join(ROOT, 'var')
+SAO = os.path.join(VAR, 'sao', 'package')
+CHROMIUM = '/usr/bin/chromium'
+SHOTS = os.path.join(VAR, 'test', 'screenshots')
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def module_hash():
+    digest = hashlib.sha1()
+    base = os.path.join(ROOT, 'isp_billing')
+    for folder, dirs, files in sorted(os.walk(base)):
+        dirs.sort()
+        if 'tests' in folder.split(os.sep):
+            continue
+        for name in sorted(files):
+            if name.endswith(('.py', '.xml', '.cfg')):
+                with open(os.path.join(folder, name), 'rb') as f:
+                    digest.update(f.read())
+    return digest.hexdigest()[:12]
+
+
+class WebClientTestCase(unittest.TestCase):
+    "Staff log into sao and open ISP records"
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(CHROMIUM):
+            raise unittest.SkipTest(
+                'Debian chromium is missing (make test installs it)')
+        if not os.path.exists(os.path.join(SAO, 'index.html')):
+            raise AssertionError('sao is not installed (run make sao)')
+        cls.workdir = os.path.join(VAR, 'test', 'browser')
+        shutil.rmtree(cls.workdir, ignore_errors=True)
+        os.makedirs(cls.workdir)
+        os.makedirs(SHOTS, exist_ok=True)
+        cls.port = free_port()
+        cls.config = os.path.join(cls.workdir, 'trytond.conf')
+        with open(cls.config, 'w') as f:
+            f.write(f'[database]\nuri = sqlite://\npath = {cls.workdir}\n'
+                f'[web]\nlisten = 127.0.0.1:{cls.port}\nroot = {SAO}\n')
+        cls.prepare_database()
+        env = dict(os.environ)
+        for key in ['TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE']:
+            env.pop(key, None)
+        cls.log = open(os.path.join(cls.workdir, 'trytond.log'), 'w')
+        cls.server = subprocess.Popen(
+            [os.path.join(BIN, 'trytond'), '-c', cls.config, '-d', 'demo'],
+            stdout=cls.log, stderr=subprocess.STDOUT, env=env)
+        cls.url = f'http://127.0.0.1:{cls.port}/'
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(cls.url, timeout=1)
+                break
+            except OSError:
+                if cls.server.poll() is not None or (
+                        time.monotonic() > deadline):
+                    cls.tearDownClass()
+                    raise AssertionError('trytond did not start')
+                time.sleep(0.3)
+
+    @classmethod
+    def prepare_database(cls):
+        "Database with the demo, cached on the module's content"
+        cache = os.path.join(VAR, 'cache', f'browser-{module_hash()}.sqlite')
+        target = os.path.join(cls.workdir, 'demo.sqlite')
+        if not os.path.exists(cache):
+            env = {k: v for k, v in os.environ.items()
+                if k not in {'TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE'}}
+            subprocess.run([sys.executable,
+                    os.path.join(ROOT, 'scripts', 'initdb.py'),
+                    '--config', cls.config, '--database', 'demo',
+                    '--admin-password', 'admin-isp-demo'],
+                check=True, env=env, cwd=ROOT)
+            subprocess.run([sys.executable, '-m', 'isp_billing.demo',
+                    '--config', cls.config, '--database', 'demo'],
+                check=True, env=env, cwd=ROOT)
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            shutil.copy(target, cache + '.tmp')
+            os.replace(cache + '.tmp', cache)
+        else:
+            shutil.copy(cache, target)
+
+    @classmethod
+    def tearDownClass(cls):
+        server = getattr(cls, 'server', None)
+        if server and server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if getattr(cls, 'log', None):
+            cls.log.close()
+
+    def setUp(self):
+        from playwright.sync_api import sync_playwright
+        self.playwright = sync_playwright().start()
+        self.addCleanup(self.playwright.stop)
+        self.browser = self.playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=['--no-sandbox', '--disable-gpu',
+                '--disable-background-networking',
+                '--disable-component-update', '--no-first-run'])
+        self.addCleanup(self.browser.close)
+        self.page = self.browser.new_page(
+            viewport={'width': 1400, 'height': 900})
+        self.page.set_default_timeout(20000)
+
+    def login(self, login, password):
+        page = self.page
+        page.goto(self.url)
+        database = page.locator('#database:visible')
+        database.wait_for()
+        if database.evaluate('e => e.tagName') == 'SELECT':
+            database.select_option('demo')
+        elif database.get_attribute('readonly') is None:
+            database.fill('demo')
+        else:  # the server offers this one database
+            self.assertEqual(database.input_value(), 'demo')
+        page.locator('#login').fill(login)
+        page.locator('.login-dialog button.btn-primary').click()
+        page.locator('input[type=password]:visible').fill(password)
+        page.locator('input[type=password]:visible').press('Enter')
+
+    def open_menu(self, *names):
+        for name in names:
+            self.page.locator('#menu').get_by_text(
+                name, exact=True).first.click()
+
+    def screenshot(self, name):
+        path = os.path.join(SHOTS, name)
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+    def test_admin_opens_services_and_router(self):
+        "The administrator sees the demo services and a router's form"
+        page = self.page
+        self.login('admin', 'admin-isp-demo')
+        page.locator('#menu').get_by_text('ISP Billing', exact=True).wait_for()
+        self.open_menu('ISP Billing', 'Services')
+        rows = page.locator('.tab-pane.active table tbody tr')
+        rows.first.wait_for()
+        page.get_by_text('Amina Njoroge').first.wait_for()
+        self.assertGreaterEqual(rows.count(), 10)
+        self.screenshot('services_list.png')
+
+        self.open_menu('Routers')
+        page.locator('.tab-pane.active').get_by_text(
+            'Tower North', exact=True).first.dblclick()
+        host = page.locator('.tab-pane.active input[id="host"]')
+        host.wait_for()
+        self.assertEqual(host.input_value(), '127.0.0.1')
+        self.assertTrue(page.locator(
+                '.tab-pane.active input[id="name"]').input_value()
+            .startswith('Tower'))
+        self.assertTrue(os.path.exists(self.screenshot('router_form.png')))
+
+    def test_wrong_password_refused(self):
+        "A wrong password does not open the client"
+        page = self.page
+        self.login('admin', 'not-the-password')
+        page.get_by_text('Incorrect').first.wait_for(timeout=15000)
+        self.assertEqual(page.locator('#menu').get_by_text(
+                'ISP Billing', exact=True).count(), 0)
+        self.screenshot('login_refused.png')
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,6 @@
+"""Collect the proteus scenarios tests/scenario_*.rst as doctests."""
+from trytond.tests.test_tryton import load_doc_tests
+
+
+def load_tests(*args, **kwargs):
+    return load_doc_tests(__name__, __file__, *args, **kwargs)

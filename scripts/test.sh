@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# make test: every suite on SQLite, the database suites again on PostgreSQL
+# when one is reachable, then the browser test. Non-zero exit on failure.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+RESULTS=var/test-results.tsv
+mkdir -p var/cache var/test
+: > "$RESULTS"
+status=0
+
+# DB_CACHE is keyed on module names only: key ours on the module's content.
+module_hash=$(find isp_billing -type f \( -name '*.py' -o -name '*.xml' -o -name '*.cfg' \) \
+    -not -path '*/tests/*' -print0 | sort -z | xargs -0 cat | sha1sum | cut -c1-12)
+
+stage() {  # stage LABEL TARGET... (environment set by the caller)
+    echo; echo "=== $1 ==="
+    python scripts/run_tests.py "$RESULTS" "$@" || status=1
+}
+
+# 1. no database: the RouterOS simulator and the router driver
+stage "routeros_sim + driver" discover:routeros_sim/tests \
+    isp_billing.tests.test_routeros_driver
+
+# 2. Tryton module, scenarios and sync on SQLite
+DB_TESTS=$(cd isp_billing/tests && ls test_*.py | sed 's/\.py$//' \
+    | grep -v '^test_routeros_' | sed 's/^/isp_billing.tests./')
+TRYTOND_DATABASE_URI=sqlite:// DB_NAME=:memory: \
+    DB_CACHE="$ROOT/var/cache/sqlite-$module_hash" \
+    stage "Tryton on SQLite" $DB_TESTS
+
+# 3. the same on PostgreSQL, when reachable
+PG_URI=${TEST_POSTGRESQL_URI:-$PG_DEFAULT_URI}
+if pg_reachable "$PG_URI"; then
+    TRYTOND_DATABASE_URI="$PG_URI" DB_NAME="test_isp_$$" \
+        DB_CACHE="$ROOT/var/cache/pg-$module_hash" \
+        stage "Tryton on PostgreSQL" $DB_TESTS
+else
+    echo; echo "=== Tryton on PostgreSQL: SKIPPED, no server answers at $PG_URI ==="
+    echo "(set TEST_POSTGRESQL_URI to run it)"
+fi
+
+# 4. the web client in a real browser (Debian chromium + playwright)
+stage "web client (chromium)" isp_billing.tests.browser_web_client
+
+echo
+echo "=== summary ==="
+awk -F'\t' '{printf "  %-28s %4d passed, %d failed, %d skipped\n", $1, $2, $3, $4; p+=$2; f+=$3; s+=$4}
+    END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' "$RESULTS"
+exit $status
