@@ -1,0 +1,149 @@
+"""Register payment: the cashier's one-click renewal (or bill only)."""
+from decimal import Decimal
+
+from trytond.model import ModelView, fields
+from trytond.pool import Pool
+from trytond.pyson import Bool, Eval
+from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+
+class RegisterPaymentStart(ModelView):
+    "Register Payment"
+    __name__ = 'isp.service.register_payment.start'
+
+    company = fields.Many2One('company.company', "Company", readonly=True)
+    currency = fields.Many2One('currency.currency', "Currency", readonly=True)
+    customer = fields.Many2One('party.party', "Customer",
+        context={'company': Eval('company', -1)}, depends={'company'}, readonly=True)
+    services = fields.Many2Many(
+        'isp.service', None, None, "Services",
+        context={'company': Eval('company', -1)}, depends={'company'}, required=True,
+        domain=[
+            ('customer', '=', Eval('customer', -1)),
+            ('state', '!=', 'cancelled'),
+            ])
+    kind = fields.Char("Kind", readonly=True)
+    plan = fields.Many2One(
+        'product.product', "Plan",
+        context={'company': Eval('company', -1)}, depends={'company'},
+        domain=[
+            ('template.isp_plan', '=', True),
+            ('template.plan_kind', '=', Eval('kind', '')),
+            ],
+        states={'invisible': ~Eval('kind')},
+        help="Empty: each service renews its own plan (or next plan).")
+    periods = fields.Integer("Periods", required=True)
+    payment_method = fields.Many2One(
+        'account.invoice.payment.method', "Payment Method",
+        context={'company': Eval('company', -1)}, depends={'company'},
+        domain=[('company', '=', Eval('company', -1))],
+        help="Required to pay; not used to bill only.")
+    price = fields.Numeric("Price", digits=(16, 2), readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), required=True,
+        help="Price by default; less is a discount, if the configuration "
+        "allows discounts.")
+    allow_discount = fields.Boolean("Allow Discount", readonly=True)
+    reference = fields.Char("Reference",
+        help="Receipt number, transfer or mobile money reference.")
+
+    @classmethod
+    def default_periods(cls):
+        return 1
+
+    @fields.depends('services')
+    def on_change_with_kind(self, name=None):
+        kinds = {s.kind for s in self.services or []}
+        return kinds.pop() if len(kinds) == 1 else None
+
+    @fields.depends('services', 'plan', 'periods')
+    def on_change_with_price(self, name=None):
+        Service = Pool().get('isp.service')
+        if not self.services or not self.periods or self.periods < 0:
+            return Decimal(0)
+        return Service.renewal_price(self.services, self.periods, self.plan)
+
+    @fields.depends(methods=['on_change_with_price'])
+    def on_change_periods(self):
+        self.price = self.on_change_with_price()
+        self.amount = self.price
+
+    @fields.depends(methods=['on_change_periods'])
+    def on_change_plan(self):
+        self.on_change_periods()
+
+    @fields.depends(methods=['on_change_periods'])
+    def on_change_services(self):
+        self.on_change_periods()
+
+
+class RegisterPayment(Wizard):
+    "Register Payment"
+    __name__ = 'isp.service.register_payment'
+
+    start = StateView('isp.service.register_payment.start',
+        'isp_billing.register_payment_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Bill Only", 'bill', 'tryton-print'),
+            Button("Pay", 'pay', 'tryton-ok', default=True),
+            ])
+    pay = StateTransition()
+    bill = StateTransition()
+
+    def default_start(self, fields):
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Configuration = pool.get('isp.configuration')
+        context = Transaction().context
+        model = context.get('active_model')
+        ids = context.get('active_ids') or []
+        if model == 'isp.service':
+            services = Service.browse(ids)
+        elif model == 'party.party':
+            services = Service.search([
+                    ('customer', 'in', ids),
+                    ('state', '!=', 'cancelled'),
+                    ])
+        else:
+            services = []
+        services = [s for s in services if s.state != 'cancelled']
+        values = {
+            'periods': 1,
+            'services': [s.id for s in services],
+            'allow_discount': bool(Configuration(1).allow_discount),
+            }
+        if services:
+            company = services[0].company
+            values['company'] = company.id
+            values['currency'] = company.currency.id
+            values['customer'] = services[0].customer.id
+            plans = {s.renewal_plan for s in services}
+            if len(plans) == 1:
+                values['plan'] = plans.pop().id
+            kinds = {s.kind for s in services}
+            if len(kinds) == 1:
+                values['kind'] = kinds.pop()
+            price = Service.renewal_price(services, 1)
+            values['price'] = values['amount'] = price
+        elif model == 'party.party' and ids:
+            values['customer'] = ids[0]
+        return values
+
+    def transition_pay(self):
+        Service = Pool().get('isp.service')
+        Service.pay_renewal(
+            list(self.start.services), self.start.periods,
+            self.start.payment_method, plan=self.start.plan,
+            amount=self.start.amount, reference=self.start.reference)
+        return 'end'
+
+    def transition_bill(self):
+        Service = Pool().get('isp.service')
+        Service.bill_renewal(
+            list(self.start.services), self.start.periods,
+            plan=self.start.plan, amount=self.start.amount,
+            reference=self.start.reference)
+        return 'end'
+
+    def end(self):
+        return 'reload'
