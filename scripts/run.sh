@@ -25,11 +25,6 @@ worker = $WORKER
 max_attempt = 10
 CONF
 
-ADMIN_PASSWORD=${ADMIN_PASSWORD:-admin-isp-demo}
-python scripts/initdb.py --config "$CONF" --database "$DB_NAME" \
-    --admin-password "$ADMIN_PASSWORD"
-python -m isp_billing.demo --config "$CONF" --database "$DB_NAME"
-
 pids=()
 stop() {
     trap - INT TERM EXIT
@@ -47,6 +42,11 @@ start sim-north python -m routeros_sim --routers 1 --base-port 18728 --version 7
     --user admin --password demo-router --state var/sim/north.json
 start sim-south python -m routeros_sim --routers 1 --base-port 18738 --version 6.33 \
     --user admin --password demo-router --state var/sim/south.json
+ADMIN_PASSWORD=${ADMIN_PASSWORD:-admin-isp-demo}
+python scripts/initdb.py --config "$CONF" --database "$DB_NAME" \
+    --admin-password "$ADMIN_PASSWORD"
+python -m isp_billing.demo --config "$CONF" --database "$DB_NAME"
+
 start trytond trytond -c "$CONF" -d "$DB_NAME"
 start trytond-cron trytond-cron -c "$CONF" -d "$DB_NAME"
 if [ "$WORKER" = True ]; then
