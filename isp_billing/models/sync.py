@@ -23,7 +23,7 @@ from trytond.i18n import gettext
 from trytond.model import ModelView
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from .. import routeros
 from ..exceptions import RouterConnectionError
@@ -265,6 +265,7 @@ class Router(metaclass=PoolMeta):
 
     @classmethod
     @ModelView.button
+    @without_check_access
     def test_connection(cls, routers):
         "Log in and read identity, version and board; raise the error"
         for router in routers:
@@ -284,6 +285,7 @@ class Router(metaclass=PoolMeta):
 
     @classmethod
     @ModelView.button
+    @without_check_access
     def refresh_status(cls, routers):
         cls._refresh_status(routers)
 
@@ -304,12 +306,15 @@ class Router(metaclass=PoolMeta):
     # synchronisation
 
     @classmethod
+    @without_check_access
     def sync(cls, routers, sweep=False):
         """Reconcile each router with the database (queue task).
 
         Locks first (a lock restarts the transaction, so no router may be
         called before it).  Each router's failure is recorded on it and its
-        services; the others go on."""
+        services; the others go on.  Runs without access checks: the desired
+        state must hold every service of the router, not only those the
+        user who clicked may see."""
         routers = [r for r in routers if r.active]
         if not routers:
             return

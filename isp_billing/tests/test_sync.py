@@ -14,12 +14,14 @@ from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
     DB_NAME, TestCase, activate_module, drop_db, with_transaction)
-from trytond.transaction import Transaction
+from trytond.exceptions import UserError
+from trytond.transaction import Transaction, check_access
 from trytond.worker import run_task
 
 from ..exceptions import RouterConnectionError
 from .test_module import (
-    create_customer, create_plan, create_router, create_service)
+    create_customer, create_plan, create_router, create_service,
+    create_staff)
 
 HOTSPOT_USER = '/ip/hotspot/user'
 HOTSPOT_ACTIVE = '/ip/hotspot/active'
@@ -319,6 +321,33 @@ class RouterSyncTestCase(TestCase):
         self.assertEqual(router.status, 'online')
         self.assertTrue(router.identity)
         self.assertTrue(router.board)
+
+    @with_transaction()
+    def test_buttons_as_technician(self):
+        "A technician assigned to the router tests, refreshes and syncs it"
+        pool = Pool()
+        Router = pool.get('isp.router')
+        Service = pool.get('isp.service')
+        User = pool.get('res.user')
+        _, router, service = self.setup_service()
+        Service.activate([service])
+        tech = create_staff('tech_sync', 'group_isp_technician')
+        User.write([tech], {'companies': [('add', [self.company.id])],
+                'company': self.company.id})
+        Router.write([router], {'users': [('add', [tech.id])]})
+        with Transaction().set_user(tech.id), \
+                Transaction().set_context(company=self.company.id), \
+                check_access():
+            Router.test_connection([Router(router.id)])
+            Router.refresh_status([Router(router.id)])
+            Router.sync_now([Router(router.id)])
+        self.assertEqual(router.status, 'online')
+        self.assertEqual(service.sync_status, 'in_sync')
+        self.assertIn('alice', user_rows(self.sim))
+        viewer = create_staff('viewer_sync', 'group_isp_viewer')
+        with Transaction().set_user(viewer.id), check_access():
+            with self.assertRaises(UserError):
+                Router.sync_now([Router(router.id)])
 
     @with_transaction()
     def test_refresh_status(self):
