@@ -152,6 +152,15 @@ class WebClientTestCase(unittest.TestCase):
             self.page.locator('#menu').get_by_text(
                 name, exact=True).first.click()
 
+    def wait_active_tab(self, title):
+        """Wait until the tab named title is the active one and its list has
+        rows: until then, the previous tab's rows are still on the page."""
+        self.page.locator('#tablist li.active').get_by_text(
+            title, exact=True).wait_for()
+        rows = self.page.locator('.tab-pane.active table tbody tr')
+        rows.first.wait_for()
+        return rows
+
     def screenshot(self, name):
         path = os.path.join(SHOTS, name)
         self.page.screenshot(path=path, full_page=True)
@@ -163,14 +172,15 @@ class WebClientTestCase(unittest.TestCase):
         self.login('admin', 'admin-isp-demo')
         page.locator('#menu').get_by_text('ISP Billing', exact=True).wait_for()
         self.open_menu('ISP Billing', 'Services')
-        rows = page.locator('.tab-pane.active table tbody tr')
-        rows.first.wait_for()
+        rows = self.wait_active_tab('Services')
         page.get_by_text('Amina Njoroge').first.wait_for()
         self.assertGreaterEqual(rows.count(), 10)
         self.screenshot('services_list.png')
 
         self.open_menu('Routers')
-        page.locator('.tab-pane.active').get_by_text(
+        rows = self.wait_active_tab('Routers')
+        # a router row (the services list showed routers as links)
+        rows.locator('td').get_by_text(
             'Tower North', exact=True).first.dblclick()
         page.get_by_text('API Password').first.wait_for()
         page.wait_for_function(
