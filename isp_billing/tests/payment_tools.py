@@ -4,6 +4,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from proteus import Model
+from routeros_sim import RouterSim
 from trytond.modules.account.tests.tools import (
     create_fiscalyear, get_accounts)
 from trytond.modules.account_invoice.tests.tools import (
@@ -16,7 +17,9 @@ def utcnow():
 
 
 def setup_payments(config):
-    "Fiscal year, a plan category, two plans, a router and payment methods"
+    """Fiscal year, a plan category, plans, payment methods and a router
+    served by an in-process RouterOS simulator (env.sim; stop it with
+    env.sim.stop() at the end of the scenario)"""
     Journal = Model.get('account.journal')
     PaymentMethod = Model.get('account.invoice.payment.method')
     ProductCategory = Model.get('product.category')
@@ -60,13 +63,51 @@ def setup_payments(config):
     mobile = PaymentMethod(name="Mobile money", journal=journal_cash,
         credit_account=accounts['cash'], debit_account=accounts['cash'])
     mobile.save()
-    # nothing listens on port 1: the queued router syncs fail fast
-    router = Router(name="Tower A", host='127.0.0.1', port=1,
-        username='api', password='secret')
+    # a simulated RouterOS 7 router: the syncs queued after each commit
+    # really reach it, and sim.rows() shows what the router holds
+    sim = RouterSim(version='7.18', password='secret', port=0).start()
+    router = Router(name="Tower A", host=sim.host, port=sim.port,
+        username='admin', password='secret')
     router.save()
     return SimpleNamespace(company=company, fiscalyear=fiscalyear,
         accounts=accounts, category=category, home=home, fibre=fibre,
-        daily=daily, cash=cash, mobile=mobile, router=router, plan=plan)
+        daily=daily, cash=cash, mobile=mobile, router=router, plan=plan,
+        sim=sim)
+
+
+def router_user(env, service):
+    """The hotspot user the router holds for the service (found by the
+    comment the module writes on it), or None"""
+    comment = 'isp-billing:%s' % service.id
+    users = [u for u in env.sim.rows('/ip/hotspot/user')
+        if u.get('comment') == comment]
+    assert len(users) <= 1, users
+    return users[0] if users else None
+
+
+def router_state(env, service):
+    """How the router sees the service's login: 'missing', 'enabled' or
+    'disabled'"""
+    user = router_user(env, service)
+    if user is None:
+        return 'missing'
+    return 'disabled' if user.get('disabled') == 'true' else 'enabled'
+
+
+def sessions(env, service):
+    "The router's active hotspot sessions of the service's login"
+    return [s for s in env.sim.rows('/ip/hotspot/active')
+        if s.get('user') == service.login]
+
+
+def run_tasks(config):
+    """Run the queue tasks (router syncs) committed by a transaction
+    started outside proteus, as proteus does after each call"""
+    from trytond.transaction import Transaction
+    from trytond.worker import run_task
+    transaction = Transaction()
+    while transaction.tasks:
+        run_task(config.database_name, transaction.tasks.pop())
 
 
 def new_service(env, name, login, plan=None):
@@ -80,8 +121,8 @@ def new_service(env, name, login, plan=None):
     return service
 
 
-def run_expiry(config, now):
-    "Run the expiry sweep as the cron would, at a given UTC moment"
+def run_expiry(config, now=None):
+    "Run the expiry sweep as the cron would, at a given UTC moment (now)"
     from trytond.pool import Pool
     from trytond.transaction import Transaction
     with Transaction().start(config.database_name, 0,
@@ -89,6 +130,7 @@ def run_expiry(config, now):
         Service = Pool().get('isp.service')
         expired = [s.id for s in Service.expire_due(now=now)]
         transaction.commit()
+    run_tasks(config)
     return expired
 
 
@@ -102,3 +144,15 @@ def shift_suspension(config, service_id, delta):
         Service.write([service], {
                 'suspended_at': service.suspended_at - delta})
         transaction.commit()
+    run_tasks(config)
+
+
+def set_paid_until(config, service_id, value):
+    "Pretend the service's paid time ends at value (time travel)"
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    with Transaction().start(config.database_name, 0) as transaction:
+        Service = Pool().get('isp.service')
+        Service.write([Service(service_id)], {'paid_until': value})
+        transaction.commit()
+    run_tasks(config)
