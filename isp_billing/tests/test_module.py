@@ -1,6 +1,7 @@
 """Module tests: Tryton's own checks plus staff rights per group."""
 import datetime as dt
 from contextlib import contextmanager
+from unittest.mock import patch
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
@@ -156,6 +157,62 @@ class IspBillingTestCase(CompanyTestMixin, ModuleTestCase):
             Service.cancel([service])
             # a cancelled service frees its login
             create_service(alice, plan, router, login='alice')
+
+    @with_transaction()
+    def test_service_login_unique_batch(self):
+        "Duplicate logins are refused on create and on write of login/router"
+        Service = Pool().get('isp.service')
+        company = create_company()
+        with set_company(company):
+            plan = create_plan()
+            r1, r2 = create_router(), create_router('R2', port=8729)
+            alice = create_customer()
+            values = dict(customer=alice.id, plan=plan.products[0].id,
+                kind='hotspot', password='Pass-123')
+
+            def login_searches(values, records):
+                with patch.object(Service, '_login_duplicate',
+                        wraps=Service._login_duplicate) as query:
+                    Service.write(records, values)
+                return query.call_args_list
+            a, b, c = Service.create([
+                    dict(values, router=r1.id, login='a'),
+                    dict(values, router=r2.id, login='a'),
+                    dict(values, router=r2.id, login='c')])
+            # one query for many records, none when no key field changes
+            self.assertEqual(
+                len(login_searches({'state': 'active'}, [a, b, c])), 1)
+            self.assertEqual(
+                len(login_searches({'sync_status': 'error'}, [a, b, c])), 0)
+            self.assertEqual(
+                len(login_searches({'mac_address': '00:11:22:33:44:55'},
+                        [a, b, c])), 0)
+
+            # a failed write stays in the database until the transaction
+            # rolls back: every case below uses fresh logins
+            with self.assertRaises(ServiceValidationError):
+                # two new services with the same login in one create
+                Service.create([dict(values, router=r1.id, login='dup'),
+                        dict(values, router=r1.id, login='dup')])
+            with self.assertRaises(ServiceValidationError):
+                create_service(alice, plan, r1, login='a')
+            d, e = Service.create([dict(values, router=r1.id, login='d'),
+                    dict(values, router=r1.id, login='e')])
+            with self.assertRaises(ServiceValidationError):
+                Service.write([e], {'login': 'd'})
+            f, g = Service.create([dict(values, router=r1.id, login='f'),
+                    dict(values, router=r2.id, login='f')])
+            with self.assertRaises(ServiceValidationError):
+                Service.write([g], {'router': r1.id})
+            h, i = Service.create([dict(values, router=r2.id, login='h'),
+                    dict(values, router=r2.id, login='i')])
+            with self.assertRaises(ServiceValidationError):
+                # both moved to the same router and login in one write
+                Service.write([h, i], {'router': r1.id, 'login': 'hi'})
+            # several services moved together keep distinct keys: fine
+            j, k = Service.create([dict(values, router=r2.id, login='j'),
+                    dict(values, router=r2.id, login='k')])
+            Service.write([j, k], {'router': r1.id})
 
     @with_transaction()
     def test_service_workflow(self):
