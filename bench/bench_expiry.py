@@ -46,6 +46,9 @@ def pg_reachable(uri):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--services', type=int, default=100_000)
+    parser.add_argument('--chunk', type=int, default=None,
+        help="services per transition (isp.service._expire_chunk_size; "
+        "default: the module's)")
     parser.add_argument('--uri', default=os.environ.get(
             'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/'))
     args = parser.parse_args()
@@ -135,6 +138,9 @@ def main():
                 '_skip_warnings': True, 'company': company.id}
             ) as transaction:
         Service = Pool().get('isp.service')
+        if args.chunk:
+            Service._expire_chunk_size = args.chunk
+        chunk = Service._expire_chunk_size
         t2 = time.perf_counter()
         expired = Service.expire_due(now=now)
         t_sweep = time.perf_counter() - t2
@@ -167,7 +173,7 @@ def main():
             f'{t_activate:.1f} s',
             f'sweep: {count} services expired in {t_sweep:.2f} s '
             f'({count / t_sweep if t_sweep else 0:.0f} services/s; '
-            'one search + one workflow write)',
+            f'one id search, then the transition by chunks of {chunk})',
             f'idle sweep (nothing due): {again} expired in {t_idle:.3f} s',
             f'states after: {dict(states)}',
             f'ir.queue records after the sweep (router syncs enqueued by the '

@@ -527,11 +527,17 @@ class Service(metaclass=PoolMeta):
 
     # --- expiry ---
 
+    #: services expired per workflow transition by the sweep
+    _expire_chunk_size = 1000
+
     @classmethod
     def expire_due(cls, now=None):
         """Expire active services whose paid time plus plan grace passed.
 
-        One search (a clause per distinct grace value), one write."""
+        One search of the ids (a clause per distinct grace value), then the
+        transition chunk by chunk (_expire_chunk_size services: one read and
+        one write each), so 100,000 due services never make one giant list.
+        Returns the services found due."""
         pool = Pool()
         Template = pool.get('product.template')
         if now is None:
@@ -556,11 +562,17 @@ class Service(metaclass=PoolMeta):
                     ('plan.template.grace_hours', '=', None),
                     ]
             clause.append([grace_clause, ('paid_until', '<', limit)])
-        services = cls.search([
+        # the ids only: browsing every due service at once is quadratic
+        query = cls.search([
                 ('state', '=', 'active'),
                 ('paid_until', '!=', None),
                 clause,
-                ], order=[])
-        if services:
-            cls.expire(services)
+                ], order=[('id', 'ASC')], query=True)
+        cursor.execute(*query)
+        ids = [i for i, in cursor]
+        services, size = [], max(1, cls._expire_chunk_size)
+        for i in range(0, len(ids), size):
+            chunk = cls.browse(ids[i:i + size])
+            cls.expire(chunk)
+            services.extend(chunk)
         return services

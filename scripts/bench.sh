@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# make bench: the benchmarks under bench/, each writing its report under
+# var/bench/. Nothing is asserted on time; non-zero exit only when a
+# benchmark itself fails.
+#   BENCH_SERVICES=N      services of the expiry sweep (default 100000)
+#   BENCH_DATABASE_URI    PostgreSQL of the expiry sweep (default below);
+#                         it reports SKIPPED when no server answers there
+#   BENCH_CHUNK=N         services per expiry transition (default: module's)
+#   BENCH_QUICK=1         smaller reconcile run (bench_reconcile --quick)
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+mkdir -p var/bench var/cache
+status=0
+
+# DB_CACHE is keyed on module names only: key ours on the module's content
+# (as scripts/test.sh does), so a changed module is never benched stale.
+module_hash=$(find isp_billing -type f \( -name '*.py' -o -name '*.xml' -o -name '*.cfg' \) \
+    -not -path '*/tests/*' -print0 | sort -z | xargs -0 cat | sha1sum | cut -c1-12)
+
+bench() {  # bench LABEL SCRIPT [ARGS...]
+    local label=$1; shift
+    echo; echo "=== $label ==="
+    local start=$SECONDS
+    if ! python "$@"; then
+        echo "!!! $label failed"
+        status=1
+    fi
+    echo "($label: $((SECONDS - start)) s wall)"
+}
+
+bench "RouterOS simulator" bench/bench_sim.py
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    bench "reconcile vs naive sync" bench/bench_reconcile.py --quick
+else
+    bench "reconcile vs naive sync" bench/bench_reconcile.py
+fi
+BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
+    DB_CACHE="$ROOT/var/cache/pay-pg-bench-$module_hash" \
+    bench "expiry sweep (PostgreSQL)" bench/bench_expiry.py \
+        --services "${BENCH_SERVICES:-100000}" ${BENCH_CHUNK:+--chunk "$BENCH_CHUNK"}
+
+echo
+echo "=== reports ==="
+for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt; do
+    if [ -f "$report" ]; then
+        echo "  $ROOT/$report"
+    else
+        echo "  $ROOT/$report (missing)"
+        status=1
+    fi
+done
+exit $status
