@@ -5,6 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.company import CompanyReport
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
@@ -62,6 +63,7 @@ class ServiceExtension(ModelSQL, ModelView):
         readonly=True)
     reason = fields.Selection(REASONS, "Reason", required=True,
         readonly=True, sort=False)
+    reason_string = reason.translated('reason')
     paid = fields.Boolean("Paid", readonly=True)
     invoice = fields.Many2One(
         'account.invoice', "Invoice",
@@ -107,6 +109,45 @@ class ServiceExtension(ModelSQL, ModelView):
             user=Transaction().user or None, date=now or utcnow(),
             days=days, reason=reason, paid=paid, invoice=invoice,
             paid_until_before=before, paid_until_after=after, note=note)
+
+
+class ExtensionReport(CompanyReport):
+    "The list of the selected extensions, with the total of days"
+    __name__ = 'isp.service.extension.report'
+
+    @classmethod
+    def get_context(cls, records, header, data):
+        pool = Pool()
+        Company = pool.get('company.company')
+        context = super().get_context(records, header, data)
+        company = context.get('company')
+        if company is None and Transaction().context.get('company'):
+            company = Company(Transaction().context['company'])
+        # timestamps are stored in UTC; shown in the client's time zone,
+        # else the company's
+        timezone = (Transaction().context.get('timezone')
+            or (company.timezone if company else None) or 'UTC')
+
+        def when(value):
+            if not value:
+                return ''
+            return cls.format_datetime(
+                value, format='%Y-%m-%d %H:%M', timezone=timezone)
+
+        by_reason = {}
+        for record in records:
+            label = record.reason_string
+            count, days = by_reason.get(label, (0, Decimal(0)))
+            by_reason[label] = (count + 1, days + record.days)
+        context.update({
+                'company': company,
+                'timezone': timezone,
+                'when': when,
+                'total_days': sum((r.days for r in records), Decimal(0)),
+                'by_reason': sorted(by_reason.items()),
+                'printed_at': when(utcnow()),
+                })
+        return context
 
 
 class Service(metaclass=PoolMeta):
