@@ -1,14 +1,26 @@
-"""Payments, extensions and expiry: bad input writes nothing; exactly once."""
+"""Payments, extensions and expiry: bad input writes nothing; exactly once;
+concurrent payments are all applied (PostgreSQL)."""
 import datetime as dt
+import threading
+import time
+import unittest
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
+
+from routeros_sim import RouterSim
+from trytond import backend
 from trytond.exceptions import UserError
 from trytond.modules.account.tests import create_chart, get_fiscalyear
 from trytond.modules.account_invoice.tests import set_invoice_sequences
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests import test_tryton
+from trytond.tests.test_tryton import (
+    DB_NAME, USER, ModuleTestCase, with_transaction)
+from trytond.transaction import Transaction, TransactionError
+from trytond.worker import run_task
 
 from ..payment_exceptions import ExtensionError, PaymentError, PlanChangeError
 from .test_module import create_customer, create_plan, create_router, create_service
@@ -18,9 +30,8 @@ def utcnow():
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-class PaymentTestCase(CompanyTestMixin, ModuleTestCase):
-    "Test the pre-paid cycle"
-    module = 'isp_billing'
+class AccountingMixin:
+    "A company with a chart, a fiscal year, a plan, a service and cash"
 
     def setup_accounting(self, fiscalyear=True):
         pool = Pool()
@@ -56,6 +67,11 @@ class PaymentTestCase(CompanyTestMixin, ModuleTestCase):
                         'journal': journal.id, 'credit_account': cash.id,
                         'debit_account': cash.id}])
         return company
+
+
+class PaymentTestCase(AccountingMixin, CompanyTestMixin, ModuleTestCase):
+    "Test the pre-paid cycle"
+    module = 'isp_billing'
 
     def count(self, model):
         return Pool().get(model).search([], count=True)
@@ -240,6 +256,150 @@ class PaymentTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(
                 [Service(s.id).state for s in services],
                 ['expired', 'active', 'active', 'expired'])
+
+
+@unittest.skipIf(backend.name == 'sqlite',
+    "concurrent payments need two connections to one committed database; "
+    "SQLite's :memory: test database cannot be shared between connections")
+class ConcurrentPaymentTestCase(AccountingMixin, test_tryton.TestCase):
+    """Two cashiers pay the same service at the same instant (PostgreSQL).
+
+    Its own database: the setup is committed (each thread has its own
+    connection), and the database is dropped at the end of the class."""
+    module = 'isp_billing'
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        test_tryton.drop_db()
+        test_tryton.activate_module([cls.module])
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        test_tryton.drop_db()
+
+    def setUp(self):
+        super().setUp()
+        self.sim = RouterSim(version='7.18', password='secret', port=0).start()
+        self.addCleanup(self.sim.stop)
+        extras = {}
+        while True:     # as with_transaction, but committed
+            with Transaction().start(DB_NAME, USER, **extras) as transaction:
+                try:
+                    Router = Pool().get('isp.router')
+                    company = self.setup_accounting()
+                    with set_company(company):
+                        Router.write([self.router], {'port': self.sim.port})
+                    self.ids = {
+                        'company': company.id, 'service': self.service.id,
+                        'method': self.cash.id}
+                    transaction.commit()
+                except TransactionError as e:
+                    transaction.rollback()
+                    transaction.tasks.clear()
+                    e.fix(extras)
+                    continue
+            break
+        self.run_tasks()
+
+    @staticmethod
+    def run_tasks():
+        "Run the router syncs queued by this thread's committed transactions"
+        transaction = Transaction()
+        while transaction.tasks:
+            run_task(DB_NAME, transaction.tasks.pop())
+
+    def pay(self, barrier, errors, timeout=60):
+        """A cashier's request: retried on a lock restart and, like the user
+        clicking again, when the other cashier holds the lock (Tryton locks
+        with NOWAIT)"""
+        pool = Pool(DB_NAME)
+        extras, first, deadline = {}, True, time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    with Transaction().start(DB_NAME, USER, **extras
+                            ) as transaction:
+                        try:
+                            if first:
+                                first = False
+                                barrier.wait(timeout=timeout)
+                            User = pool.get('res.user')
+                            Service = pool.get('isp.service')
+                            Method = pool.get(
+                                'account.invoice.payment.method')
+                            with transaction.set_context(
+                                    User.get_preferences(context_only=True)):
+                                Service.pay_renewal(
+                                    [Service(self.ids['service'])], 1,
+                                    Method(self.ids['method']))
+                            transaction.commit()
+                        except TransactionError as e:
+                            transaction.rollback()
+                            transaction.tasks.clear()
+                            e.fix(extras)
+                            continue
+                except backend.DatabaseOperationalError:
+                    Transaction().tasks.clear()
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+                    continue
+                break
+            self.run_tasks()
+        except BaseException as error:
+            errors.append(error)
+            barrier.abort()
+
+    def test_concurrent_payments(self):
+        "Two payments of one service at the same instant both extend it"
+        barrier = threading.Barrier(2)
+        errors = []
+        threads = [threading.Thread(target=self.pay, args=(barrier, errors))
+            for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        self.assertFalse(any(t.is_alive() for t in threads), "hung")
+        if errors:
+            raise errors[0]
+
+        with Transaction().start(DB_NAME, USER) as transaction:
+            pool = Pool()
+            Service = pool.get('isp.service')
+            Invoice = pool.get('account.invoice')
+            Payment = pool.get('isp.service.payment')
+            service = Service(self.ids['service'])
+            invoices = Invoice.search(
+                [('lines.isp_service', '=', service.id)])
+            self.assertEqual(len(invoices), 2)
+            self.assertEqual({i.state for i in invoices}, {'paid'})
+            first, second = Payment.search(
+                [('service', '=', service.id)],
+                order=[('paid_until_after', 'ASC')])
+            self.assertNotEqual(first.invoice, second.invoice)
+            self.assertEqual({first.invoice, second.invoice}, set(invoices))
+            # no lost update: the second payment starts where the first
+            # ended, and the service is paid for exactly two months
+            self.assertIsNone(first.paid_until_before)
+            self.assertEqual(first.paid_until_after,
+                first.period_start + relativedelta(months=1))
+            self.assertEqual(second.paid_until_before, first.paid_until_after)
+            self.assertEqual(second.period_start, first.paid_until_after)
+            self.assertEqual(second.paid_until_after,
+                first.paid_until_after + relativedelta(months=1))
+            self.assertEqual(service.paid_until, second.paid_until_after)
+            self.assertEqual(service.state, 'active')
+            transaction.rollback()
+
+        # both syncs ran: the router has the login, enabled, once
+        comment = 'isp-billing:%s' % self.ids['service']
+        user, = [u for u in self.sim.rows('/ip/hotspot/user')
+            if u.get('comment') == comment]
+        self.assertEqual(user['name'], 'alice')
+        self.assertEqual(user['disabled'], 'false')
 
 
 del ModuleTestCase
