@@ -570,9 +570,18 @@ class Service(metaclass=PoolMeta):
                 ], order=[('id', 'ASC')], query=True)
         cursor.execute(*query)
         ids = [i for i, in cursor]
+        transaction = Transaction()
+        Log = pool.get('ir.model.log')
         services, size = [], max(1, cls._expire_chunk_size)
         for i in range(0, len(ids), size):
             chunk = cls.browse(ids[i:i + size])
             cls.expire(chunk)
             services.extend(chunk)
+            # the transition logs are saved at commit in one create, which
+            # is quadratic in Tryton (browse of every new id): save them
+            # chunk by chunk, in this same transaction
+            if transaction.log_records:
+                with without_check_access():
+                    Log.save(transaction.log_records)
+                transaction.log_records.clear()
         return services

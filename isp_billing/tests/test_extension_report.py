@@ -91,6 +91,7 @@ class ExtensionReportTestCase(CompanyTestMixin, ModuleTestCase):
         pool = Pool()
         Report = pool.get(REPORT, type='report')
         ModelData = pool.get('ir.model.data')
+        Keyword = pool.get('ir.action.keyword')
         extensions = self.setup_extensions()
         ids = [e.id for e in extensions]
         # the web client sends the id of the action it ran
@@ -98,7 +99,12 @@ class ExtensionReportTestCase(CompanyTestMixin, ModuleTestCase):
                 'isp_billing', 'report_extension')}
         viewer = self.staff('group_isp_viewer')
         cashier = self.staff('group_isp_cashier')
+
+        def print_actions():
+            return [a['name'] for a in Keyword.get_keyword(
+                    'form_print', ('isp.service.extension', -1))]
         with self.as_user(viewer):
+            self.assertIn('Extensions', print_actions())
             oext, content, _, _ = Report.execute(ids[:1], data)
             self.assertIn('Alice Example', content)
             self.assertNotIn('Bob Sample', content)
@@ -111,6 +117,7 @@ class ExtensionReportTestCase(CompanyTestMixin, ModuleTestCase):
             with self.assertRaises(AccessError):
                 Report.execute([max(ids) + 1000], data)
         with self.as_user(cashier):
+            self.assertNotIn('Extensions', print_actions())
             with self.assertRaises(AccessError):
                 Report.execute(ids, data)
 
@@ -167,6 +174,7 @@ class ExtensionReportTestCase(CompanyTestMixin, ModuleTestCase):
         "The sweep expires chunk by chunk: same services, bounded lists"
         pool = Pool()
         Service = pool.get('isp.service')
+        Log = pool.get('ir.model.log')
         company = create_company()
         with set_company(company):
             plan, router = create_plan(), create_router()
@@ -190,6 +198,12 @@ class ExtensionReportTestCase(CompanyTestMixin, ModuleTestCase):
                 ['s0', 's1', 's3', 's4'])
             self.assertEqual([Service(s.id).state for s in services],
                 ['expired', 'expired', 'active', 'expired', 'expired'])
+            # the transition logs are stored chunk by chunk, not at commit
+            self.assertFalse(Transaction().log_records)
+            self.assertEqual(Log.search([
+                        ('event', '=', 'transition'),
+                        ('target', '=', 'state:expired'),
+                        ], count=True), 4)
             # nothing due: no transition at all
             with patch.object(Service, 'expire',
                     wraps=Service.expire) as expire:
