@@ -202,6 +202,13 @@ def load(config_file, database):
         elif state == 'cancelled':
             service.click('cancel')
         created += 1
+    # the cashier's usual method is proposed by Register Payment
+    Configuration = Model.get('isp.configuration')
+    configuration = Configuration(1)
+    if not configuration.default_payment_method:
+        configuration.default_payment_method, = PaymentMethod.find(
+            [('name', '=', 'Cash')])
+        configuration.save()
     # the company is set up: skip the module configuration wizard
     WizardItem = Model.get('ir.module.config_wizard.item')
     items = WizardItem.find([('state', '!=', 'done')])
@@ -216,8 +223,41 @@ def load(config_file, database):
         with Transaction().start(database, 0, context=config.context):
             ServiceModel = Pool().get('isp.service')
             ServiceModel.expire(ServiceModel.browse(to_expire))
+    paid = history(Service)
     print(f'demo: {created} customers with services created'
         if created else 'demo: already loaded, nothing changed')
+    if paid:
+        print(f'demo: {paid} counter payments and extensions registered')
+
+
+def history(Service):
+    """A little history for the Service Payments and Extensions lists:
+    counter payments and a free trial extension, through the same wizards
+    the staff use. Only on a demo that has none yet."""
+    from proteus import Model, Wizard
+    Payment = Model.get('isp.service.payment')
+    PaymentMethod = Model.get('account.invoice.payment.method')
+    if Payment.find([], limit=1):
+        return 0
+    cash, = PaymentMethod.find([('name', '=', 'Cash')])
+    mobile, = PaymentMethod.find([('name', '=', 'Mobile Money')])
+    active = Service.find([('state', '=', 'active')], order=[('id', 'ASC')])
+    done = 0
+    for n, service in enumerate(active[:4]):
+        pay = Wizard('isp.service.register_payment', [service])
+        pay.form.periods = 1 + n % 2
+        pay.form.payment_method = cash if n % 2 else mobile
+        pay.form.reference = f'DEMO-{n + 1:03d}'
+        pay.execute('pay')
+        done += 1
+    for service, reason in zip(active[4:6], ['trial', 'compensation']):
+        extend = Wizard('isp.service.extend', [service])
+        extend.form.days = 3
+        extend.form.reason = reason
+        extend.form.note = "Demo: %s" % reason
+        extend.execute('extend')
+        done += 1
+    return done
 
 
 def logins():

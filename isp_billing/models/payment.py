@@ -42,6 +42,11 @@ class Configuration(metaclass=PoolMeta):
         help="If checked, the cashier may take less than the plan price "
         "when registering a payment; the difference is a discount line.")
 
+    default_payment_method = fields.Many2One(
+        'account.invoice.payment.method', "Default Payment Method",
+        help="Proposed by Register Payment, so the usual case is one click "
+        "for the cashier.")
+
     @classmethod
     def default_allow_discount(cls):
         return False

@@ -125,6 +125,9 @@ class RegisterPayment(Wizard):
                 values['kind'] = kinds.pop()
             price = Service.renewal_price(services, 1)
             values['price'] = values['amount'] = price
+            method = Configuration(1).default_payment_method
+            if method and method.company == company:
+                values['payment_method'] = method.id
         elif model == 'party.party' and ids:
             values['customer'] = ids[0]
         return values
