@@ -12,7 +12,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from ..payment_exceptions import (
     ExtensionError, PaymentRecordError, PlanChangeError)
-from .payment import fmt_ts, period_days, utcnow
+from .payment import company_timezone, fmt_ts, period_days, utcnow
 
 REASONS = [
     ('trial', "Trial"),
@@ -271,7 +271,9 @@ class Service(metaclass=PoolMeta):
                 extensions.append(Extension.record(
                         service, before, after, 'suspension', now=now,
                         note=gettext('isp_billing.msg_extension_note_suspension',
-                            start=fmt_ts(since), end=fmt_ts(now))))
+                            start=fmt_ts(since, company_timezone(service.company)),
+                            end=fmt_ts(now, company_timezone(service.company)),
+                            timezone=company_timezone(service.company))))
                 service.paid_until = after
         for service in resumed:
             service.suspended_at = None
@@ -330,13 +332,17 @@ class Service(metaclass=PoolMeta):
             new_remaining=fmt_delta(new_remaining),
             new_plan=new_plan.rec_name, new_price=new_price,
             new_days=period_days(new_plan.template),
-            before=fmt_ts(before),
-            after=fmt_ts(now + new_remaining if remaining else before))
+            before=fmt_ts(before, company_timezone(self.company)),
+            after=fmt_ts(now + new_remaining if remaining else before,
+                company_timezone(self.company)),
+            timezone=company_timezone(self.company))
 
     def plan_change_renewal_rule(self, new_plan):
         return gettext('isp_billing.msg_plan_change_renewal_rule',
             plan=self.plan.rec_name, new_plan=new_plan.rec_name,
-            paid_until=fmt_ts(self.paid_until),
+            paid_until=fmt_ts(
+                self.paid_until, company_timezone(self.company)),
+            timezone=company_timezone(self.company),
             new_price=self.plan_price(new_plan, self.company),
             new_days=period_days(new_plan.template))
 

@@ -86,10 +86,10 @@ class InvoiceLine(metaclass=PoolMeta):
         help="Number of days this line buys (paid extension).")
     isp_period_start = fields.Timestamp(
         "Period Start", readonly=True, states=_isp_states,
-        help="Start of the service time bought (UTC).")
+        help="Start of the service time bought.")
     isp_period_end = fields.Timestamp(
         "Period End", readonly=True, states=_isp_states,
-        help="End of the service time bought (UTC).")
+        help="End of the service time bought.")
     isp_payment = fields.Many2One(
         'isp.service.payment', "Service Payment", readonly=True,
         ondelete='RESTRICT', states=_isp_states,

@@ -6,6 +6,7 @@ Routers are never called: writing ``paid_until``/``state`` on the service is
 enough, the service's own hooks enqueue the router sync after commit.
 """
 import datetime as dt
+from zoneinfo import ZoneInfo
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -30,8 +31,20 @@ def period_days(template):
     return (template.plan_duration or 1) * unit
 
 
-def fmt_ts(value):
-    return value.strftime('%Y-%m-%d %H:%M') if value else '-'
+def company_timezone(company):
+    "The company's time zone name (UTC when it has none)"
+    return (company.timezone if company and company.timezone else 'UTC')
+
+
+def fmt_ts(value, timezone='UTC'):
+    """A stored (naive UTC) timestamp as the company reads it: in its time
+    zone, to the minute"""
+    if not value:
+        return '-'
+    if timezone != 'UTC':
+        value = value.replace(tzinfo=dt.timezone.utc).astimezone(
+            ZoneInfo(timezone))
+    return value.strftime('%Y-%m-%d %H:%M')
 
 
 class Configuration(metaclass=PoolMeta):
@@ -91,7 +104,7 @@ class ServicePayment(ModelSQL, ModelView):
     company = fields.Many2One(
         'company.company', "Company", required=True, readonly=True)
     date = fields.Timestamp("Date", required=True, readonly=True,
-        help="When the payment was applied to the service (UTC).")
+        help="When the payment was applied to the service.")
     invoice = fields.Many2One(
         'account.invoice', "Invoice",
         context={'company': Eval('company', -1)}, depends={'company'}, required=True, readonly=True,
@@ -331,6 +344,7 @@ class Service(metaclass=PoolMeta):
         company = services[0].company
         customer = services[0].customer
         now = utcnow()
+        timezone = company_timezone(company)
         with without_check_access():
             invoice = Invoice(
                 type='out', company=company, party=customer,
@@ -356,7 +370,9 @@ class Service(metaclass=PoolMeta):
                                 gettext('isp_billing.msg_invoice_line_period',
                                     plan=line_plan.rec_name,
                                     service=service.rec_name,
-                                    start=fmt_ts(start), end=fmt_ts(end)),
+                                    start=fmt_ts(start, timezone),
+                                    end=fmt_ts(end, timezone),
+                                    timezone=timezone),
                                 start, end, periods=1))
                         start = end
                 else:
@@ -365,7 +381,8 @@ class Service(metaclass=PoolMeta):
                             invoice, service, line_plan, service_price,
                             gettext('isp_billing.msg_invoice_line_days',
                                 days=days, service=service.rec_name,
-                                start=fmt_ts(start), end=fmt_ts(end),
+                                start=fmt_ts(start, timezone),
+                                end=fmt_ts(end, timezone), timezone=timezone,
                                 note=note or ''),
                             start, end, days=days))
                 if discount:
