@@ -126,7 +126,7 @@ class ExtensionReport(CompanyReport):
         # timestamps are stored in UTC; shown in the client's time zone,
         # else the company's
         timezone = (Transaction().context.get('timezone')
-            or (company.timezone if company else None) or 'UTC')
+            or company_timezone(company))
 
         def when(value):
             if not value:
@@ -268,12 +268,12 @@ class Service(metaclass=PoolMeta):
                 if not since or not before or before <= since or now <= since:
                     continue
                 after = before + (now - since)
+                timezone = company_timezone(service.company)
                 extensions.append(Extension.record(
                         service, before, after, 'suspension', now=now,
                         note=gettext('isp_billing.msg_extension_note_suspension',
-                            start=fmt_ts(since, company_timezone(service.company)),
-                            end=fmt_ts(now, company_timezone(service.company)),
-                            timezone=company_timezone(service.company))))
+                            start=fmt_ts(since, timezone),
+                            end=fmt_ts(now, timezone), timezone=timezone)))
                 service.paid_until = after
         for service in resumed:
             service.suspended_at = None
@@ -326,23 +326,23 @@ class Service(metaclass=PoolMeta):
                     Decimal(remaining.total_seconds()) * ratio))
         else:
             new_remaining = dt.timedelta(0)
+        timezone = company_timezone(self.company)
         return gettext('isp_billing.msg_plan_change_rule',
             remaining=fmt_delta(remaining), old_plan=self.plan.rec_name,
             old_price=old_price, old_days=period_days(self.plan.template),
             new_remaining=fmt_delta(new_remaining),
             new_plan=new_plan.rec_name, new_price=new_price,
             new_days=period_days(new_plan.template),
-            before=fmt_ts(before, company_timezone(self.company)),
+            before=fmt_ts(before, timezone),
             after=fmt_ts(now + new_remaining if remaining else before,
-                company_timezone(self.company)),
-            timezone=company_timezone(self.company))
+                timezone),
+            timezone=timezone)
 
     def plan_change_renewal_rule(self, new_plan):
+        timezone = company_timezone(self.company)
         return gettext('isp_billing.msg_plan_change_renewal_rule',
             plan=self.plan.rec_name, new_plan=new_plan.rec_name,
-            paid_until=fmt_ts(
-                self.paid_until, company_timezone(self.company)),
-            timezone=company_timezone(self.company),
+            paid_until=fmt_ts(self.paid_until, timezone), timezone=timezone,
             new_price=self.plan_price(new_plan, self.company),
             new_days=period_days(new_plan.template))
 
