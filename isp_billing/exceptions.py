@@ -1,5 +1,5 @@
 """Exceptions raised to ISP staff; their texts live in message.xml."""
-from trytond.exceptions import UserError, UserWarning
+from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 
 
@@ -27,5 +27,17 @@ class RouterConnectionError(UserError):
     pass
 
 
-class CancelServiceWarning(UserWarning):
+class PaymentError(UserError):
+    "The pre-paid cycle refused a payment: nothing was written"
+
+
+class ExtensionError(UserError):
     pass
+
+
+class PlanChangeError(UserError):
+    pass
+
+
+class PaymentRecordError(AccessError):
+    "Payments and extensions are a ledger: append-only"

@@ -1,4 +1,4 @@
-"""Turn one parsed API command into a reply (routeros-api.md §1.4-§1.8, §3, §7).
+"""Turn one parsed API command into a reply (as the RouterOS API answers it).
 
 The reply is returned as pre-encoded ``!re`` bodies plus ``!trap``/``!done``
 parts so the server only has to add ``.tag`` and the sentence framing; a

@@ -1,4 +1,4 @@
-"""Declarative description of the simulated menus (routeros-api.md §3).
+"""Declarative description of the simulated menus (as the RouterOS API answers it).
 
 Each menu lists its properties in print order, their type, default and
 whether they can be written.  ``default=None`` means "not printed until set"

@@ -1,4 +1,4 @@
-"""RouterOS API framing: word lengths, words, sentences (routeros-api.md §1.1-§1.3).
+"""RouterOS API framing: word lengths, words, sentences (as the RouterOS API answers it).
 
 Kept separate from the server so the byte-level rules (decode all five
 length prefixes, encode only the 1-4 byte ones librouteros understands,

@@ -1,4 +1,4 @@
-"""Print query words evaluated on a boolean stack (routeros-api.md §1.6).
+"""Print query words evaluated on a boolean stack (as the RouterOS API answers it).
 
 The stack "initially contains an infinite amount of true values"; we keep a
 finite list and treat anything below its bottom as ``True``.  A query fails

@@ -1,4 +1,4 @@
-"""API-SSL contexts (routeros-api.md §2.5).
+"""API-SSL contexts (as the RouterOS API answers it).
 
 * ``cert``: a self-signed certificate, generated at run time with the
   ``openssl`` CLI when it is installed (once per process), else the test

@@ -2,7 +2,7 @@
 
 Values are stored exactly as the API prints them (strings), so a print never
 has to convert anything.  Input forms accepted and output forms follow
-routeros-api.md §3.11/§3.12 (booleans printed true/false, accepted
+the RouterOS API's (booleans printed true/false, accepted
 yes/no/true/false; durations printed ``1w2d3h4m5s``/``0s`` — UNCONFIRMED
 per version; queue limits printed as integer bits ``10000000/10000000``).
 """

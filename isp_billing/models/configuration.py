@@ -7,6 +7,7 @@ from trytond.pyson import Id
 class Configuration(ModelSingleton, ModelSQL, ModelView):
     "ISP Billing Configuration"
     __name__ = 'isp.configuration'
+    __string__ = "ISP Billing Configuration"
 
     customer_sequence = fields.Many2One(
         'ir.sequence', "Customer Code Sequence", required=True,
@@ -19,6 +20,14 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         "Suspension Consumes Paid Time",
         help="If checked, the paid period keeps running while a service is "
         "suspended; otherwise the suspended days are given back on resume.")
+    allow_discount = fields.Boolean(
+        "Allow Discounts",
+        help="If checked, the cashier may take less than the plan price "
+        "when registering a payment; the difference is a discount line.")
+    default_payment_method = fields.Many2One(
+        'account.invoice.payment.method', "Default Payment Method",
+        help="Proposed by Register Payment, so the usual case is one click "
+        "for the cashier.")
 
     @classmethod
     def default_customer_sequence(cls):
@@ -31,4 +40,8 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
 
     @classmethod
     def default_suspension_consumes_time(cls):
+        return False
+
+    @classmethod
+    def default_allow_discount(cls):
         return False

@@ -13,7 +13,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
-from ..payment_exceptions import PaymentError
+from ..exceptions import PaymentError
 
 
 class Invoice(metaclass=PoolMeta):

@@ -1,8 +1,10 @@
-"""Record rules that depend on the routers assigned to the staff user.
+"""Record rules that depend on the routers assigned to the staff user, and
+the scheduled actions of the module.
 
-ir.rule domains only see the user's groups (tryton.md gotcha 4), so the ids of
-the routers assigned to the current user are added to the rule context, and
-to the rule cache key so that one user's result is never served to another.
+ir.rule domains only see the user's groups (trytond/ir/rule.py
+_get_context), so the ids of the routers assigned to the current user are
+added to the rule context, and to the rule cache key so that one user's
+result is never served to another.
 """
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
@@ -39,3 +41,17 @@ class Rule(metaclass=PoolMeta):
         if set(model_names) & ROUTER_RULE_MODELS:
             key = (*key, Transaction().user)
         return key
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.extend([
+                ('isp.service|expire_due', "Expire Services Past Paid Time"),
+                ('isp.router|cron_sync', "Synchronize Routers"),
+                ('isp.router|cron_refresh_status', "Refresh Router Status"),
+                ('isp.usage|collect_all', "Collect Router Usage"),
+                ])

@@ -27,6 +27,9 @@ class Party(metaclass=PoolMeta):
     isp_services = fields.One2Many(
         'isp.service', 'customer', "Internet Services", readonly=True,
         states={'invisible': ~Eval('isp_customer', False)})
+    isp_payments = fields.One2Many(
+        'isp.service.payment', 'customer', "Service Payments", readonly=True,
+        states={'invisible': ~Eval('isp_customer', False)})
 
     @classmethod
     def default_isp_customer(cls):
@@ -68,4 +71,5 @@ class Party(metaclass=PoolMeta):
         default = default.copy() if default is not None else {}
         default.setdefault('isp_code')
         default.setdefault('isp_services')
+        default.setdefault('isp_payments')
         return super().copy(parties, default=default)

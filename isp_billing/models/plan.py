@@ -9,7 +9,9 @@ from trytond.model import Unique, fields
 from trytond.pool import PoolMeta
 from trytond.pyson import Eval
 
+from .. import routeros
 from ..exceptions import PlanValidationError
+from .sync import PLAN_SYNC_FIELDS, mark_plan_services
 
 PLAN_KINDS = [
     ('hotspot', "Hotspot"),
@@ -121,6 +123,12 @@ class Template(metaclass=PoolMeta):
                 template.router_profile = cls._free_profile_name(
                     template.name)
                 template.save()
+        if mode == 'write' and field_names and (
+                field_names & PLAN_SYNC_FIELDS):
+            plans = [t for t in templates if t.isp_plan]
+            if plans:
+                # the routers must get the new profile
+                mark_plan_services([t.id for t in plans])
 
     @classmethod
     def _free_profile_name(cls, name):
@@ -161,6 +169,11 @@ class Template(metaclass=PoolMeta):
                         plan=template.rec_name,
                         field=cls.__names__('grace_hours')['field']))
 
+    def period_days(self):
+        "Approximate length in days of one period of the plan (a month is 30)"
+        unit = 30 if self.plan_duration_unit == 'month' else 1
+        return (self.plan_duration or 1) * unit
+
     def plan_period(self, periods=1):
         "Return the relativedelta covered by a number of paid periods"
         if self.plan_duration_unit == 'month':
@@ -169,12 +182,6 @@ class Template(metaclass=PoolMeta):
 
     @property
     def rate_limit(self):
-        "RouterOS rate-limit (rx/tx from the router: upload/download)"
-        return f'{_rate(self.upload_rate)}/{_rate(self.download_rate)}'
-
-
-def _rate(kbps):
-    kbps = kbps or 0
-    if kbps and kbps % 1000 == 0:
-        return f'{kbps // 1000}M'
-    return f'{kbps}k'
+        "RouterOS rate-limit of the plan's profile (0: unlimited)"
+        return routeros.rate_limit(
+            self.download_rate or 0, self.upload_rate or 0)

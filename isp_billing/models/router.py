@@ -2,13 +2,24 @@
 import ipaddress
 import re
 
+import logging
+
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields)
 from trytond.pool import Pool
 from trytond.pyson import Eval
+from trytond.transaction import without_check_access
 
-from ..exceptions import RouterValidationError
+from .. import routeros
+from ..exceptions import RouterConnectionError, RouterValidationError
+from ..times import utcnow
+from .sync import (
+    ROUTER_SYNC_FIELDS, desired_state, enqueue_sync, error_message,
+    is_offline_error, router_config)
+
+logger = logging.getLogger(__name__)
 
 HOSTNAME = re.compile(
     r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)'
@@ -19,6 +30,7 @@ VERSION = re.compile(r'^\d+\.\d+(\.\d+)?$')
 class Router(DeactivableMixin, ModelSQL, ModelView):
     "Router"
     __name__ = 'isp.router'
+    __string__ = "Router"
 
     name = fields.Char("Name", required=True)
     host = fields.Char(
@@ -85,6 +97,19 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
                 'isp_billing.msg_router_host_port_unique'),
             ]
         cls._order.insert(0, ('name', 'ASC'))
+        cls._buttons.update({
+                'test_connection': {
+                    'icon': 'isp-connect',
+                    },
+                'sync_now': {
+                    'icon': 'tryton-refresh',
+                    'invisible': ~Eval('active', True),
+                    'depends': ['active'],
+                    },
+                'refresh_status': {
+                    'icon': 'tryton-refresh',
+                    },
+                })
 
     @classmethod
     def default_port(cls):
@@ -165,11 +190,210 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         if mode in {'write', 'delete'} and (
                 field_names is None or 'users' in field_names):
             _clear_rule_cache()
+        if mode == 'write' and (
+                field_names is None or field_names & ROUTER_SYNC_FIELDS):
+            enqueue_sync([r for r in routers if r.active])
+
+    # buttons
+
+    @classmethod
+    @ModelView.button
+    @without_check_access
+    def test_connection(cls, routers):
+        "Log in and read identity, version and board; raise the error"
+        for router in routers:
+            try:
+                info = routeros.router_info(router_config(router))
+            except routeros.RouterError as error:
+                raise RouterConnectionError(
+                    error_message(router, error)) from error
+            router._set_status_info(info)
+        cls.save(routers)
+
+    @classmethod
+    @ModelView.button
+    def sync_now(cls, routers):
+        "Reconcile these routers now, in the request"
+        cls.sync(routers)
+
+    @classmethod
+    @ModelView.button
+    @without_check_access
+    def refresh_status(cls, routers):
+        cls._refresh_status(routers)
+
+    # scheduled actions
+
+    @classmethod
+    def cron_sync(cls):
+        "Queue a reconcile (with session sweep) of every active router"
+        routers = cls.search([])
+        enqueue_sync(routers, sweep=True)
+
+    @classmethod
+    def cron_refresh_status(cls):
+        cls._refresh_status(cls.search([]))
+        Status = Pool().get('isp.router.status')
+        Status.clean()
+
+    # synchronisation
+
+    @classmethod
+    @without_check_access
+    def sync(cls, routers, sweep=False):
+        """Reconcile each router with the database (queue task).
+
+        Locks first (a lock restarts the transaction, so no router may be
+        called before it).  Each router's failure is recorded on it and its
+        services; the others go on.  Runs without access checks: the desired
+        state must hold every service of the router, not only those the
+        user who clicked may see."""
+        routers = [r for r in routers if r.active]
+        if not routers:
+            return
+        cls.lock(routers)
+        for router in routers:
+            try:
+                router._sync(sweep=sweep)
+            except backend.DatabaseOperationalError:
+                raise
+            except Exception as error:
+                logger.exception("sync of router %s failed", router.id)
+                router._record_sync_error(error)
+
+    def _sync_services(self):
+        Service = Pool().get('isp.service')
+        return Service.search([
+                ('router', '=', self.id),
+                ('state', '!=', 'draft'),
+                ], order=[('id', 'ASC')])
+
+    def _sync(self, sweep=False):
+        pool = Pool()
+        Service = pool.get('isp.service')
+        services = self._sync_services()
+        users, profiles = desired_state(self, services)
+        try:
+            report = routeros.reconcile(
+                router_config(self), users, profiles,
+                sweep_sessions=sweep)
+        except routeros.RouterError as error:
+            self._record_sync_error(error, services)
+            return
+        now = utcnow()
+        failed = {}
+        for key, reason in report.failed:
+            failed.setdefault(key, []).append(reason)
+        applied = set(report.added) | set(report.changed) | set(
+            report.removed)
+        services_by_id = {s.id: s for s in services}
+        drift = sum(1 for i in applied
+            if i not in services_by_id
+            or services_by_id[i].sync_status == 'in_sync')
+        to_write = {}
+        for service in services:
+            reasons = list(failed.get(service.id, []))
+            if service.state != 'cancelled':
+                profile = service.plan.template.router_profile
+                reasons += ['%s: %s' % (profile, r)
+                    for r in failed.get(profile, [])]
+            if reasons:
+                values = ('error', '\n'.join(reasons))
+            else:
+                values = ('in_sync', None)
+            if (service.sync_status, service.sync_message) != values:
+                to_write.setdefault(values, []).append(service)
+        args = []
+        for (status, message), records in to_write.items():
+            args.extend((records, {
+                        'sync_status': status, 'sync_message': message}))
+        if args:
+            Service.write(*args)
+        if report.failed:
+            sync_error = gettext('isp_billing.msg_router_sync_failures',
+                router=self.rec_name, count=len(report.failed),
+                details='; '.join('%s: %s' % (k, r)
+                    for k, r in report.failed))
+        else:
+            sync_error = None
+        self.last_sync = now
+        self.last_seen = now
+        self.status = 'online'
+        self.sync_error = sync_error
+        self.drift_count = drift
+        self.save()
+        logger.info("router %s synced: %s", self.id, report.summary())
+
+    def _record_sync_error(self, error, services=None):
+        "Record a sync that could not complete on router and services"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        message = error_message(self, error)
+        if services is None:
+            services = self._sync_services()
+        partial = getattr(error, 'report', None)
+        done = set()
+        if partial is not None:
+            done = (set(partial.added) | set(partial.changed)
+                | set(partial.removed)) - partial.failed_ids
+        in_sync = [s for s in services
+            if s.id in done and s.sync_status != 'in_sync']
+        errors = [s for s in services
+            if s.id not in done and s.sync_status in {'pending', 'error'}]
+        args = []
+        if in_sync:
+            args.extend((in_sync,
+                    {'sync_status': 'in_sync', 'sync_message': None}))
+        if errors:
+            args.extend((errors,
+                    {'sync_status': 'error', 'sync_message': message}))
+        if args:
+            Service.write(*args)
+        self.last_sync = utcnow()
+        self.sync_error = message
+        if is_offline_error(error):
+            self.status = 'offline'
+        self.save()
+
+    # status
+
+    def _set_status_info(self, info):
+        "Apply a router_info() dict to the status fields"
+        self.status = 'online'
+        self.last_seen = utcnow()
+        self.identity = info.get('identity')
+        self.reported_version = info.get('version')
+        self.board = info.get('board')
+        self.uptime = info.get('uptime')
+        self.cpu_load = routeros.to_int(info.get('cpu_load'))
+        self.memory_free = routeros.to_mib(info.get('free_memory'))
+        self.memory_total = routeros.to_mib(info.get('total_memory'))
+
+    @classmethod
+    def _refresh_status(cls, routers):
+        """Poll every router (in parallel threads), record its status and
+        a history row; an unreachable router is marked offline."""
+        Status = Pool().get('isp.router.status')
+        configs = {r.id: router_config(r) for r in routers}
+        results = routeros.run_parallel(
+            lambda r: routeros.router_info(configs[r.id]), routers)
+        history = []
+        for router, info, error in results:
+            if error is None:
+                router._set_status_info(info)
+            else:
+                if not isinstance(error, routeros.RouterError):
+                    logger.error("status of router %s: %r", router.id, error)
+                router.status = 'offline'
+            history.append(Status.from_router(router, online=error is None))
+        cls.save(routers)
+        Status.save(history)
 
 
 class RouterUser(ModelSQL):
     "Router - Staff User"
     __name__ = 'isp.router-res.user'
+    __string__ = "Router Staff User"
     router = fields.Many2One(
         'isp.router', "Router", required=True, ondelete='CASCADE')
     user = fields.Many2One(

@@ -7,7 +7,8 @@ from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.exceptions import AccessError
 from trytond.transaction import Transaction
 
-from .sync import parse_uptime
+from .. import routeros
+from ..times import utcnow
 
 
 class RouterStatus(ModelSQL, ModelView):
@@ -39,10 +40,10 @@ class RouterStatus(ModelSQL, ModelView):
         "A reading of the router's current status fields"
         if online:
             return cls(router=router, timestamp=router.last_seen
-                or dt.datetime.now(), online=True,
+                or utcnow(), online=True,
                 cpu_load=router.cpu_load, memory_free=router.memory_free,
-                uptime=parse_uptime(router.uptime))
-        return cls(router=router, timestamp=dt.datetime.now(), online=False)
+                uptime=routeros.parse_uptime(router.uptime))
+        return cls(router=router, timestamp=utcnow(), online=False)
 
     @classmethod
     def check_modification(cls, mode, records, values=None, external=False):
@@ -59,5 +60,5 @@ class RouterStatus(ModelSQL, ModelView):
                 'isp_billing', 'status_history_days', default=30)
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
-        limit = dt.datetime.now() - dt.timedelta(days=days)
+        limit = utcnow() - dt.timedelta(days=days)
         cursor.execute(*table.delete(where=table.timestamp < limit))

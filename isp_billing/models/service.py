@@ -1,18 +1,34 @@
-"""A customer's internet service on one router: the pre-paid subscription."""
+"""A customer's internet service on one router: the pre-paid subscription.
+
+The one home of ``isp.service``: its workflow, the payments that buy its time
+(renewal invoices, the hook of an invoice becoming paid), the extensions,
+suspension and plan changes that move ``paid_until``, the expiry sweep, and
+the hooks that queue a router sync.  Routers are never called from here:
+writing ``paid_until``/``state`` is enough, the sync hooks enqueue the
+router's reconcile after commit (models/sync.py).
+"""
+import datetime as dt
 import ipaddress
 import re
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.model.fields import SQL_OPERATORS
+from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from ..exceptions import (
-    ServiceDeleteError, ServiceStateError, ServiceValidationError)
+    ExtensionError, PaymentError, PlanChangeError, ServiceDeleteError,
+    ServiceStateError, ServiceValidationError)
+from ..times import company_timezone, fmt_delta, fmt_ts, utcnow
+from .extension import FREE_REASONS
 from .plan import PLAN_KINDS
+from .sync import SERVICE_SYNC_FIELDS, enqueue_sync
 
 #: characters RouterOS accepts in hotspot user and PPP secret names
 LOGIN = re.compile(r'^[A-Za-z0-9._@-]{1,64}$')
@@ -45,6 +61,7 @@ STATES = [
 class Service(Workflow, ModelSQL, ModelView):
     "Internet Service"
     __name__ = 'isp.service'
+    __string__ = "Internet Service"
     _rec_name = 'login'
 
     _states = {'readonly': Eval('state') == 'cancelled'}
@@ -91,6 +108,24 @@ class Service(Workflow, ModelSQL, ModelView):
             ('error', "Error"),
             ], "Router Sync", readonly=True)
     sync_message = fields.Text("Router Sync Message", readonly=True)
+    suspended_at = fields.Timestamp("Suspended At", readonly=True)
+    next_plan = fields.Many2One(
+        'product.product', "Next Plan", ondelete='RESTRICT',
+        domain=[
+            ('template.isp_plan', '=', True),
+            ('template.plan_kind', '=', Eval('kind')),
+            ],
+        context={'company': Eval('company', -1)}, depends={'company'},
+        states=_states,
+        help="The plan the next renewal payment buys; "
+        "empty: the current plan.")
+    payments = fields.One2Many(
+        'isp.service.payment', 'service', "Payments", readonly=True)
+    invoice_lines = fields.One2Many(
+        'account.invoice.line', 'isp_service', "Invoice Lines",
+        readonly=True)
+    extensions = fields.One2Many(
+        'isp.service.extension', 'service', "Extensions", readonly=True)
     del _states
 
     @classmethod
@@ -133,6 +168,21 @@ class Service(Workflow, ModelSQL, ModelView):
                 'cancel': {
                     'invisible': Eval('state') == 'cancelled',
                     'icon': 'tryton-delete',
+                    'depends': ['state'],
+                    },
+                'register_payment': {
+                    'invisible': Eval('state') == 'cancelled',
+                    'icon': 'isp-payment',
+                    'depends': ['state'],
+                    },
+                'extend_wizard': {
+                    'invisible': Eval('state') == 'cancelled',
+                    'icon': 'tryton-date',
+                    'depends': ['state'],
+                    },
+                'change_plan_wizard': {
+                    'invisible': Eval('state') == 'cancelled',
+                    'icon': 'tryton-refresh',
                     'depends': ['state'],
                     },
                 })
@@ -286,6 +336,11 @@ class Service(Workflow, ModelSQL, ModelView):
         default.setdefault('paid_until')
         default.setdefault('sync_status', 'pending')
         default.setdefault('sync_message')
+        default.setdefault('suspended_at')
+        default.setdefault('next_plan')
+        default.setdefault('payments')
+        default.setdefault('invoice_lines')
+        default.setdefault('extensions')
         return super().copy(services, default=default)
 
     @classmethod
@@ -307,12 +362,48 @@ class Service(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('suspended')
     def suspend(cls, services):
-        pass
+        "Turn the service off for a while; resume gives the time back"
+        if services:
+            with without_check_access():
+                cls.write(services, {'suspended_at': utcnow()})
 
     @classmethod
     @ModelView.button
-    @Workflow.transition('active')
     def resume(cls, services):
+        """Resume; unless the configuration says suspension consumes time,
+        paid_until moves by the suspended duration (an extension record)"""
+        pool = Pool()
+        Configuration = pool.get('isp.configuration')
+        Extension = pool.get('isp.service.extension')
+        resumed = [s for s in services if s.state == 'suspended']
+        cls._resume(resumed)
+        if not resumed:
+            return
+        now = utcnow()
+        extensions = []
+        if not Configuration(1).suspension_consumes_time:
+            for service in resumed:
+                since, before = service.suspended_at, service.paid_until
+                if not since or not before or before <= since or now <= since:
+                    continue
+                after = before + (now - since)
+                timezone = company_timezone(service.company)
+                extensions.append(Extension.record(
+                        service, before, after, 'suspension', now=now,
+                        note=gettext(
+                            'isp_billing.msg_extension_note_suspension',
+                            start=fmt_ts(since, timezone),
+                            end=fmt_ts(now, timezone), timezone=timezone)))
+                service.paid_until = after
+        for service in resumed:
+            service.suspended_at = None
+        with without_check_access():
+            Extension.save(extensions)
+            cls.save(resumed)
+
+    @classmethod
+    @Workflow.transition('active')
+    def _resume(cls, services):
         pass
 
     @classmethod
@@ -325,3 +416,624 @@ class Service(Workflow, ModelSQL, ModelView):
     @Workflow.transition('expired')
     def expire(cls, services):
         pass
+
+    # --- router sync hooks (the sync itself: models/sync.py) ---
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if (mode == 'write' and SERVICE_SYNC_FIELDS & values.keys()
+                and 'sync_status' not in values):
+            values = values.copy()
+            values['sync_status'] = 'pending'
+        return values
+
+    @classmethod
+    def on_write(cls, services, values):
+        callbacks = super().on_write(services, values)
+        if SERVICE_SYNC_FIELDS & values.keys():
+            # the routers before the write: a moved service must leave
+            # its old router too
+            old = {s.router.id for s in services if s.state != 'draft'}
+            ids = [s.id for s in services]
+
+            def enqueue():
+                new = {s.router.id for s in cls.browse(ids)
+                    if s.state != 'draft'}
+                enqueue_sync(sorted(old | new))
+            callbacks.append(enqueue)
+        return callbacks
+
+    @classmethod
+    def on_modification(cls, mode, services, field_names=None):
+        super().on_modification(mode, services, field_names=field_names)
+        if mode in {'create', 'delete'}:
+            enqueue_sync(sorted({s.router.id for s in services
+                        if s.state != 'draft'}))
+
+    # --- payments: renewal invoices and the hook of their payment ---
+
+    @classmethod
+    @ModelView.button_action('isp_billing.wizard_register_payment')
+    def register_payment(cls, services):
+        pass
+
+    @property
+    def renewal_plan(self):
+        return self.next_plan or self.plan
+
+    @staticmethod
+    def plan_price(plan, company):
+        with Transaction().set_context(company=company.id):
+            return plan.list_price_used or Decimal(0)
+
+    @classmethod
+    def renewal_price(cls, services, periods, plan=None):
+        "Price of periods for each service (plan or its renewal plan)"
+        total = Decimal(0)
+        for service in services:
+            total += cls.plan_price(
+                plan or service.renewal_plan, service.company) * periods
+        return total
+
+    @classmethod
+    def extension_price(cls, service, days):
+        "Price of days of the service's plan, pro rata of its period"
+        plan = service.plan
+        price = cls.plan_price(plan, service.company)
+        return (price * days / plan.template.period_days()).quantize(
+            Decimal('0.01'), rounding=ROUND_HALF_UP)
+
+    # --- checks (nothing is written before all of them pass) ---
+
+    @classmethod
+    def check_payable(cls, services):
+        if not services:
+            raise PaymentError(gettext('isp_billing.msg_payment_no_service'))
+        companies = {s.company for s in services}
+        customers = {s.customer for s in services}
+        if len(companies) > 1 or len(customers) > 1:
+            raise PaymentError(gettext(
+                    'isp_billing.msg_payment_one_customer'))
+        for service in services:
+            if service.state == 'cancelled':
+                raise PaymentError(gettext(
+                        'isp_billing.msg_payment_service_cancelled',
+                        service=service.rec_name))
+        customer, = customers
+        if not customer.address_get(type='invoice'):
+            raise PaymentError(gettext(
+                    'isp_billing.msg_payment_no_address',
+                    customer=customer.rec_name))
+        company, = companies
+        cls.check_accounting_period(company)
+
+    @classmethod
+    def check_accounting_period(cls, company, date=None):
+        pool = Pool()
+        Date = pool.get('ir.date')
+        Period = pool.get('account.period')
+        if date is None:
+            with Transaction().set_context(company=company.id):
+                date = Date.today()
+        periods = Period.search([
+                ('company', '=', company.id),
+                ('start_date', '<=', date),
+                ('end_date', '>=', date),
+                ('type', '=', 'standard'),
+                ])
+        if not periods:
+            raise PaymentError(gettext(
+                    'isp_billing.msg_payment_no_period',
+                    date=date, company=company.rec_name))
+        if not any(p.state == 'open' for p in periods):
+            raise PaymentError(gettext(
+                    'isp_billing.msg_payment_period_closed',
+                    date=date, period=periods[0].rec_name))
+
+    @classmethod
+    def check_payment_method(cls, payment_method, company):
+        if payment_method is None:
+            raise PaymentError(gettext(
+                    'isp_billing.msg_payment_method_required'))
+        if (not payment_method.journal
+                or not payment_method.debit_account
+                or not payment_method.credit_account
+                or payment_method.company != company):
+            raise PaymentError(gettext(
+                    'isp_billing.msg_payment_method_journal',
+                    method=payment_method.rec_name))
+
+    @classmethod
+    def check_amount(cls, amount, price):
+        pool = Pool()
+        Configuration = pool.get('isp.configuration')
+        if amount is None:
+            return price
+        if amount <= 0:
+            raise PaymentError(gettext(
+                    'isp_billing.msg_payment_amount_positive', amount=amount))
+        if amount != price:
+            if not Configuration(1).allow_discount:
+                raise PaymentError(gettext(
+                        'isp_billing.msg_payment_amount_price',
+                        amount=amount, price=price))
+            if amount > price:
+                raise PaymentError(gettext(
+                        'isp_billing.msg_payment_amount_above_price',
+                        amount=amount, price=price))
+        return amount
+
+    # --- invoices ---
+
+    @classmethod
+    def create_renewal_invoice(
+            cls, services, periods=None, plan=None, amount=None,
+            reference=None, days=None, note=None):
+        """Create and post the invoice buying periods of plan (default: the
+        renewal plan of each service), or days of each service's plan.
+
+        One line per period (the covered period is in its description and
+        fields), plus a discount line when amount is below the price."""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        Line = pool.get('account.invoice.line')
+        count = days if days is not None else periods
+        if count is None or count <= 0:
+            raise PaymentError(gettext(
+                    'isp_billing.msg_payment_periods_positive'
+                    if days is None else
+                    'isp_billing.msg_extension_days_positive',
+                    value=count))
+        cls.check_payable(services)
+        if plan is not None:
+            for service in services:
+                if plan.template.plan_kind != service.kind:
+                    raise PaymentError(gettext(
+                            'isp_billing.msg_payment_plan_kind',
+                            plan=plan.rec_name, service=service.rec_name))
+        if days is None:
+            prices = [cls.plan_price(plan or s.renewal_plan, s.company)
+                * periods for s in services]
+        else:
+            prices = [cls.extension_price(s, days) for s in services]
+        price = sum(prices, Decimal(0))
+        amount = cls.check_amount(amount, price)
+
+        company = services[0].company
+        customer = services[0].customer
+        now = utcnow()
+        timezone = company_timezone(company)
+        with without_check_access():
+            invoice = Invoice(
+                type='out', company=company, party=customer,
+                currency=company.currency, reference=reference,
+                description=note)
+            invoice.on_change_type()
+            invoice.on_change_party()
+            lines = []
+            discount = price - amount
+            for n, (service, service_price) in enumerate(
+                    zip(services, prices)):
+                line_plan = plan or service.renewal_plan
+                if days is not None:
+                    line_plan = service.plan
+                start = max(now, service.paid_until or now)
+                template = line_plan.template
+                if days is None:
+                    for i in range(periods):
+                        end = start + template.plan_period(1)
+                        lines.append(cls._invoice_line(
+                                invoice, service, line_plan,
+                                cls.plan_price(line_plan, company),
+                                gettext('isp_billing.msg_invoice_line_period',
+                                    plan=line_plan.rec_name,
+                                    service=service.rec_name,
+                                    start=fmt_ts(start, timezone),
+                                    end=fmt_ts(end, timezone),
+                                    timezone=timezone),
+                                start, end, periods=1))
+                        start = end
+                else:
+                    end = start + dt.timedelta(days=days)
+                    lines.append(cls._invoice_line(
+                            invoice, service, line_plan, service_price,
+                            gettext('isp_billing.msg_invoice_line_days',
+                                days=days, service=service.rec_name,
+                                start=fmt_ts(start, timezone),
+                                end=fmt_ts(end, timezone), timezone=timezone,
+                                note=note or ''),
+                            start, end, days=days))
+                if discount:
+                    if n == len(services) - 1:
+                        share = discount
+                    else:
+                        share = (discount * service_price / price).quantize(
+                            Decimal('0.01'))
+                    discount -= share
+                    if share:
+                        line = cls._invoice_line(
+                            invoice, service, line_plan, -share,
+                            gettext('isp_billing.msg_invoice_line_discount',
+                                service=service.rec_name),
+                            None, None)
+                        line.product = None
+                        lines.append(line)
+            invoice.lines = lines
+            invoice.save()
+            Invoice.post([invoice])
+        return invoice
+
+    @classmethod
+    def _invoice_line(cls, invoice, service, plan, unit_price, description,
+            start, end, periods=0, days=None):
+        pool = Pool()
+        Line = pool.get('account.invoice.line')
+        line = Line(
+            invoice=invoice, type='line', company=invoice.company,
+            currency=invoice.currency, product=plan, quantity=1,
+            unit=plan.default_uom)
+        line.on_change_product()
+        line.unit_price = unit_price
+        line.description = description
+        line.isp_service = service
+        line.isp_periods = periods
+        line.isp_days = days
+        line.isp_period_start = start
+        line.isp_period_end = end
+        return line
+
+    @classmethod
+    def bill_renewal(cls, services, periods, plan=None, amount=None,
+            reference=None):
+        "Bill only: a posted renewal invoice that is paid later"
+        cls.lock(services)
+        return cls.create_renewal_invoice(
+            services, periods, plan=plan, amount=amount, reference=reference)
+
+    @classmethod
+    def pay_renewal(cls, services, periods, payment_method, plan=None,
+            amount=None, reference=None, days=None, note=None):
+        """Register a payment at the counter: create and post the invoice,
+        pay it with the method and reconcile it. The invoice becoming paid
+        extends the services (Invoice.paid -> apply_paid_lines)."""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        cls.lock(services)      # first: may restart the transaction
+        if services:
+            cls.check_payment_method(payment_method, services[0].company)
+        invoice = cls.create_renewal_invoice(
+            services, periods, plan=plan, amount=amount,
+            reference=reference, days=days, note=note)
+        with without_check_access(), Transaction().set_context(
+                isp_payment_method=payment_method.id):
+            invoice.isp_pay(
+                invoice.amount_to_pay, payment_method,
+                description=reference or invoice.rec_name)
+            # apply now rather than in the queued process (idempotent)
+            Invoice.process([Invoice(invoice.id)])
+        return Invoice(invoice.id)
+
+    # --- the hook: an invoice became paid ---
+
+    @classmethod
+    def apply_paid_lines(cls, lines):
+        """Extend the services bought by paid invoice lines, once per line.
+
+        Called by Invoice.paid. Lines already linked to a payment record are
+        skipped, so paid -> posted -> paid again does not extend twice."""
+        pool = Pool()
+        Payment = pool.get('isp.service.payment')
+        Line = pool.get('account.invoice.line')
+        Extension = pool.get('isp.service.extension')
+        context = Transaction().context
+
+        lines = [l for l in lines if l.isp_service and not l.isp_payment]
+        if not lines:
+            return []
+        groups = defaultdict(list)
+        for line in lines:
+            groups[(line.invoice, line.isp_service)].append(line)
+        services = cls.browse(list({s.id for _, s in groups}))
+        cls.lock(services)
+        services = {s.id: s for s in cls.browse([s.id for s in services])}
+        now = utcnow()
+        user = Transaction().user or None
+        method_id = context.get('isp_payment_method')
+
+        payments, extensions, to_activate = [], [], []
+        for (invoice, service), slines in groups.items():
+            service = services[service.id]
+            before = service.paid_until
+            plan_lines = [l for l in slines if l.isp_periods]
+            day_lines = [l for l in slines if l.isp_days]
+            plan = plan_lines[0].product if plan_lines else service.plan
+            if plan_lines and plan != service.plan:
+                after, extension = service._convert_remaining(plan, now)
+                if extension:
+                    extensions.append(extension)
+                service.paid_until = after
+                service.plan = plan
+            if service.next_plan and service.next_plan == plan:
+                service.next_plan = None
+            start = cursor = max(now, service.paid_until or now)
+            for line in plan_lines:
+                end = cursor + plan.template.plan_period(line.isp_periods)
+                line.isp_period_start, line.isp_period_end = cursor, end
+                cursor = end
+            days = sum(l.isp_days for l in day_lines)
+            for line in day_lines:
+                end = cursor + dt.timedelta(days=line.isp_days)
+                if not plan_lines:
+                    extensions.append(Extension(
+                            service=service, customer=service.customer,
+                            company=service.company, plan=service.plan,
+                            user=user, date=now, days=line.isp_days,
+                            reason='paid', paid=True, invoice=invoice,
+                            paid_until_before=service.paid_until,
+                            paid_until_after=end,
+                            note=line.description))
+                line.isp_period_start, line.isp_period_end = cursor, end
+                cursor = end
+            journal = None
+            if invoice.payment_lines:
+                journal = sorted(invoice.payment_lines,
+                    key=lambda l: (l.date, l.id))[-1].move.journal
+            payment = Payment(
+                service=service, customer=service.customer,
+                company=service.company, date=now, invoice=invoice,
+                amount=sum((l.amount for l in slines), Decimal(0)),
+                currency=invoice.currency, payment_method=method_id,
+                journal=journal, plan=plan,
+                periods=sum(l.isp_periods or 0 for l in slines),
+                days=days or None, period_start=start, period_end=cursor,
+                paid_until_before=before, paid_until_after=cursor,
+                user=user, reference=invoice.reference)
+            payments.append((payment, slines))
+            service.paid_until = cursor
+            if service.state in {'draft', 'expired'}:
+                to_activate.append(service)
+        with without_check_access():
+            Payment.save([p for p, _ in payments])
+            for payment, slines in payments:
+                for line in slines:
+                    line.isp_payment = payment
+            Line.save(lines)
+            if extensions:
+                Extension.save(extensions)
+            cls.save(list(services.values()))
+            if to_activate:
+                cls._activate(list(set(to_activate)))
+        return [p for p, _ in payments]
+
+    @classmethod
+    @ModelView.button_action('isp_billing.wizard_extend')
+    def extend_wizard(cls, services):
+        pass
+
+    @classmethod
+    @ModelView.button_action('isp_billing.wizard_change_plan')
+    def change_plan_wizard(cls, services):
+        pass
+
+    # --- free extension by days ---
+
+    @classmethod
+    def extend(cls, services, days, reason, note=None):
+        "Give days of service for free; recorded as extensions"
+        pool = Pool()
+        Extension = pool.get('isp.service.extension')
+        if days is None or days <= 0:
+            raise ExtensionError(gettext(
+                    'isp_billing.msg_extension_days_positive', value=days))
+        if reason not in FREE_REASONS:
+            raise ExtensionError(gettext(
+                    'isp_billing.msg_extension_reason', reason=reason))
+        for service in services:
+            if service.state == 'cancelled':
+                raise ExtensionError(gettext(
+                        'isp_billing.msg_extension_service_cancelled',
+                        service=service.rec_name))
+        cls.lock(services)
+        services = cls.browse(services)
+        now = utcnow()
+        extensions, to_activate = [], []
+        for service in services:
+            before = service.paid_until
+            after = max(now, before or now) + dt.timedelta(days=days)
+            extensions.append(Extension.record(
+                    service, before, after, reason, days=days, note=note,
+                    now=now))
+            service.paid_until = after
+            if service.state in {'draft', 'expired'}:
+                to_activate.append(service)
+        with without_check_access():
+            Extension.save(extensions)
+            cls.save(services)
+            if to_activate:
+                cls._activate(to_activate)
+        return extensions
+
+    @classmethod
+    def pay_extension(cls, services, days, payment_method, amount=None,
+            reference=None, note=None):
+        "A paid extension by days goes through the payment flow"
+        if days is None or days <= 0:
+            raise ExtensionError(gettext(
+                    'isp_billing.msg_extension_days_positive', value=days))
+        return cls.pay_renewal(
+            services, None, payment_method, amount=amount,
+            reference=reference, days=days, note=note)
+
+    # --- plan change ---
+
+    @staticmethod
+    def daily_price(plan, company):
+        pool = Pool()
+        Service = pool.get('isp.service')
+        return Service.plan_price(plan, company) / plan.template.period_days()
+
+    def _convert_remaining(self, new_plan, now=None):
+        """Return (paid_until, unsaved extension) after converting the paid
+        time left from the current plan to new_plan by the price ratio"""
+        pool = Pool()
+        Extension = pool.get('isp.service.extension')
+        now = now or utcnow()
+        before = self.paid_until
+        if not before or before <= now or new_plan == self.plan:
+            return before, None
+        new_daily = self.daily_price(new_plan, self.company)
+        if not new_daily:
+            raise PlanChangeError(gettext(
+                    'isp_billing.msg_plan_change_free_plan',
+                    plan=new_plan.rec_name))
+        ratio = self.daily_price(self.plan, self.company) / new_daily
+        remaining = before - now
+        seconds = int(Decimal(remaining.total_seconds()) * ratio)
+        after = now + dt.timedelta(seconds=seconds)
+        return after, Extension.record(
+            self, before, after, 'plan_change', now=now,
+            note=self.plan_change_rule(new_plan, now=now))
+
+    def plan_change_rule(self, new_plan, now=None):
+        "The conversion rule as shown to staff before confirming"
+        now = now or utcnow()
+        old_price = self.plan_price(self.plan, self.company)
+        new_price = self.plan_price(new_plan, self.company)
+        before = self.paid_until
+        remaining = max(before - now, dt.timedelta(0)) if before else (
+            dt.timedelta(0))
+        new_daily = self.daily_price(new_plan, self.company)
+        if new_daily and remaining:
+            ratio = self.daily_price(self.plan, self.company) / new_daily
+            new_remaining = dt.timedelta(seconds=int(
+                    Decimal(remaining.total_seconds()) * ratio))
+        else:
+            new_remaining = dt.timedelta(0)
+        timezone = company_timezone(self.company)
+        return gettext('isp_billing.msg_plan_change_rule',
+            remaining=fmt_delta(remaining), old_plan=self.plan.rec_name,
+            old_price=old_price, old_days=self.plan.template.period_days(),
+            new_remaining=fmt_delta(new_remaining),
+            new_plan=new_plan.rec_name, new_price=new_price,
+            new_days=new_plan.template.period_days(),
+            before=fmt_ts(before, timezone),
+            after=fmt_ts(now + new_remaining if remaining else before,
+                timezone),
+            timezone=timezone)
+
+    def plan_change_renewal_rule(self, new_plan):
+        timezone = company_timezone(self.company)
+        return gettext('isp_billing.msg_plan_change_renewal_rule',
+            plan=self.plan.rec_name, new_plan=new_plan.rec_name,
+            paid_until=fmt_ts(self.paid_until, timezone), timezone=timezone,
+            new_price=self.plan_price(new_plan, self.company),
+            new_days=new_plan.template.period_days())
+
+    @classmethod
+    def check_plan_change(cls, services, new_plan):
+        if new_plan is None:
+            raise PlanChangeError(gettext(
+                    'isp_billing.msg_plan_change_no_plan'))
+        for service in services:
+            if service.state == 'cancelled':
+                raise PlanChangeError(gettext(
+                        'isp_billing.msg_plan_change_cancelled',
+                        service=service.rec_name))
+            if new_plan == service.plan:
+                raise PlanChangeError(gettext(
+                        'isp_billing.msg_plan_change_same',
+                        service=service.rec_name, plan=new_plan.rec_name))
+            if (not new_plan.template.isp_plan
+                    or new_plan.template.plan_kind != service.kind):
+                raise PlanChangeError(gettext(
+                        'isp_billing.msg_payment_plan_kind',
+                        plan=new_plan.rec_name, service=service.rec_name))
+
+    @classmethod
+    def change_plan(cls, services, new_plan, when='now'):
+        """Change the plan now (paid time left converted by price ratio)
+        or at the next renewal (next_plan)"""
+        pool = Pool()
+        Extension = pool.get('isp.service.extension')
+        cls.check_plan_change(services, new_plan)
+        if when == 'renewal':
+            with without_check_access():
+                cls.write(list(services), {'next_plan': new_plan.id})
+            return []
+        cls.lock(services)
+        services = cls.browse(services)
+        now = utcnow()
+        extensions = []
+        for service in services:
+            after, extension = service._convert_remaining(new_plan, now=now)
+            if extension:
+                extensions.append(extension)
+            service.paid_until = after
+            service.plan = new_plan
+            service.next_plan = None
+        with without_check_access():
+            Extension.save(extensions)
+            cls.save(services)
+        return extensions
+
+    # --- expiry ---
+
+    #: services expired per workflow transition by the sweep
+    _expire_chunk_size = 1000
+
+    @classmethod
+    def expire_due(cls, now=None):
+        """Expire active services whose paid time plus plan grace passed.
+
+        One search of the ids (a clause per distinct grace value), then the
+        transition chunk by chunk (_expire_chunk_size services: one read and
+        one write each), so 100,000 due services never make one giant list.
+        Returns the services found due."""
+        pool = Pool()
+        Template = pool.get('product.template')
+        if now is None:
+            now = utcnow()
+        template = Template.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*template.select(
+                template.grace_hours,
+                where=template.isp_plan == True,  # noqa: E712
+                group_by=[template.grace_hours]))
+        graces = sorted({g or 0 for g, in cursor})
+        if not graces:
+            return []
+        clause = ['OR']
+        for grace in graces:
+            limit = now - dt.timedelta(hours=grace)
+            if grace:
+                grace_clause = ('plan.template.grace_hours', '=', grace)
+            else:
+                grace_clause = ['OR',
+                    ('plan.template.grace_hours', '=', 0),
+                    ('plan.template.grace_hours', '=', None),
+                    ]
+            clause.append([grace_clause, ('paid_until', '<', limit)])
+        # the ids only: browsing every due service at once is quadratic
+        query = cls.search([
+                ('state', '=', 'active'),
+                ('paid_until', '!=', None),
+                clause,
+                ], order=[('id', 'ASC')], query=True)
+        cursor.execute(*query)
+        ids = [i for i, in cursor]
+        transaction = Transaction()
+        Log = pool.get('ir.model.log')
+        services, size = [], max(1, cls._expire_chunk_size)
+        for i in range(0, len(ids), size):
+            chunk = cls.browse(ids[i:i + size])
+            cls.expire(chunk)
+            services.extend(chunk)
+            # the transition logs are saved at commit in one create, which
+            # is quadratic in Tryton (browse of every new id): save them
+            # chunk by chunk, in this same transaction
+            if transaction.log_records:
+                with without_check_access():
+                    Log.save(transaction.log_records)
+                transaction.log_records.clear()
+        return services

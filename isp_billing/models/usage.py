@@ -17,7 +17,8 @@ from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 
 from .. import routeros
-from .sync import parse_uptime, router_config, run_parallel
+from ..times import utcnow
+from .sync import router_config
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class Usage(_ReadOnlyMixin, ModelSQL, ModelView):
         traffic since the previous reading to the month's rows.  A router
         that fails is logged and skipped; the others are recorded."""
         configs = {r.id: router_config(r) for r in routers}
-        results = run_parallel(
+        results = routeros.run_parallel(
             lambda r: _read_router(configs[r.id]), routers)
         for router, result, error in results:
             if error is not None:
@@ -182,8 +183,8 @@ def _read_router(config):
     with routeros.open_session(config) as session:
         info = routeros.router_info(session)
         counters = routeros.read_counters(session)
-    now = dt.datetime.now()
-    uptime = parse_uptime(info.get('uptime'))
+    now = utcnow()
+    uptime = routeros.parse_uptime(info.get('uptime'))
     boot = now - dt.timedelta(seconds=uptime) if uptime is not None else None
     return counters, boot, now
 

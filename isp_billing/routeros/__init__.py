@@ -11,10 +11,11 @@ from .desired import (
 from .errors import (
     RouterConnectionLost, RouterError, RouterLoginRefused, RouterTimeout,
     RouterTLSError, RouterTrap, RouterUnreachable)
-from .fleet import RouterResult, reconcile_many
+from .fleet import RouterResult, reconcile_many, run_parallel
 from .reconcile import NAME_TAKEN, ReconcileReport, reconcile
 from .session import RouterSession
 from .usage import Counter, accumulate, read_counters
+from .values import parse_uptime, to_int, to_mib
 
 __all__ = [
     'RouterConfig', 'LOGIN_METHODS', 'connect', 'open_session',
@@ -25,6 +26,7 @@ __all__ = [
     'RouterConnectionLost', 'RouterLoginRefused', 'RouterTimeout',
     'RouterTrap',
     'ReconcileReport', 'reconcile', 'NAME_TAKEN',
-    'RouterResult', 'reconcile_many',
+    'RouterResult', 'reconcile_many', 'run_parallel',
     'Counter', 'read_counters', 'accumulate',
+    'parse_uptime', 'to_int', 'to_mib',
     ]

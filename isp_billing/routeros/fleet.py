@@ -11,7 +11,7 @@ from .desired import KINDS
 from .errors import RouterError
 from .reconcile import reconcile
 
-__all__ = ['RouterResult', 'reconcile_many']
+__all__ = ['RouterResult', 'reconcile_many', 'run_parallel']
 
 
 @dataclass
@@ -43,11 +43,26 @@ def _run(job, sweep_sessions=False):
 def reconcile_many(jobs, max_workers=8, sweep_sessions=False):
     """Reconcile ``jobs`` = iterable of ``(config, users, profiles[,
     kinds])``; return a RouterResult per job, in job order."""
-    jobs = list(jobs)
-    if not jobs:
+    return [result for _, result, _ in run_parallel(
+            lambda job: _run(job, sweep_sessions), jobs, max_workers)]
+
+
+def run_parallel(function, items, max_workers=8):
+    """Call ``function(item)`` for every item in threads (the work is
+    waiting on router sockets), at most max_workers at once; return
+    ``[(item, result, error)]`` in order, each failure isolated."""
+    items = list(items)
+    if not items:
         return []
+
+    def call(item):
+        try:
+            return item, function(item), None
+        except Exception as error:   # isolated per item, reported
+            return item, None, error
+    if len(items) == 1:
+        return [call(items[0])]
     with ThreadPoolExecutor(
-            max_workers=max(1, min(max_workers, len(jobs))),
-            thread_name_prefix='router-sync') as pool:
-        return list(pool.map(
-            lambda job: _run(job, sweep_sessions), jobs))
+            max_workers=max(1, min(max_workers, len(items))),
+            thread_name_prefix='isp-router') as pool:
+        return list(pool.map(call, items))

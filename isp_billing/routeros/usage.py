@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from .connection import session_for
 from .desired import KINDS, parse_comment
 from .menus import MENUS
+from .values import to_int
 
 __all__ = ['Counter', 'read_counters', 'accumulate']
 
@@ -41,13 +42,6 @@ class Counter:
         return self.bytes_out
 
 
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
 def read_counters(target, kinds=KINDS):
     """Return {service id: Counter} for the owned entries of ``kinds``.
 
@@ -62,7 +56,8 @@ def read_counters(target, kinds=KINDS):
                 service_id = parse_comment(row.get('comment'))
                 if service_id is not None:
                     counters[service_id] = Counter(
-                        _int(row.get('bytes-in')), _int(row.get('bytes-out')))
+                        to_int(row.get('bytes-in'), 0),
+                        to_int(row.get('bytes-out'), 0))
         if 'pppoe' in kinds:
             services = {}
             for row in session.print(MENUS['pppoe'].users,
@@ -80,8 +75,8 @@ def read_counters(target, kinds=KINDS):
                     service_id = services.get(name[len('<pppoe-'):-1])
                     if service_id is not None:
                         counters[service_id] = Counter(
-                            _int(row.get('rx-byte')),
-                            _int(row.get('tx-byte')),
+                            to_int(row.get('rx-byte'), 0),
+                            to_int(row.get('tx-byte'), 0),
                             session=row.get('.id'))
     return counters
 

@@ -1,5 +1,4 @@
 """Shared setup of the payment scenarios (proteus)."""
-import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -11,9 +10,7 @@ from trytond.modules.account_invoice.tests.tools import (
     set_fiscalyear_invoice_sequences)
 from trytond.modules.company.tests.tools import get_company
 
-
-def utcnow():
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+from isp_billing.times import frozen_clock, utcnow  # noqa: F401 (scenarios)
 
 
 def setup_payments(config):

@@ -6,26 +6,21 @@ from decimal import Decimal
 from unittest.mock import patch
 
 from trytond.model.exceptions import AccessError
-from trytond.modules.company.tests import (
-    CompanyTestMixin, create_company, set_company)
+from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction, check_access
 
-from .test_module import (
-    create_customer, create_plan, create_router, create_service,
+from ..times import utcnow
+from .tools import (
+    IspTestCase, create_customer, create_plan, create_router, create_service,
     create_staff)
 
 REPORT = 'isp.service.extension.report'
 
 
-def utcnow():
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-class ExtensionReportTestCase(CompanyTestMixin, ModuleTestCase):
+class ExtensionReportTestCase(IspTestCase):
     "Test the extensions report and export"
-    module = 'isp_billing'
 
     def setup_extensions(self):
         "Two customers, three extensions (one paid), made by the admin"
@@ -210,5 +205,3 @@ class ExtensionReportTestCase(CompanyTestMixin, ModuleTestCase):
                 self.assertEqual(Service.expire_due(now=now), [])
             expire.assert_not_called()
 
-
-del ModuleTestCase

@@ -13,55 +13,9 @@ from trytond.transaction import Transaction, check_access
 
 from ..exceptions import (
     ServiceDeleteError, ServiceStateError, ServiceValidationError)
-
-
-def create_plan(name='Home 10M', kind='hotspot', price=20):
-    pool = Pool()
-    Template = pool.get('product.template')
-    Uom = pool.get('product.uom')
-    unit, = Uom.search([('name', '=', 'Unit')])
-    template, = Template.create([{
-                'name': name, 'type': 'service', 'default_uom': unit.id,
-                'list_price': price, 'isp_plan': True, 'plan_kind': kind,
-                'download_rate': 10000, 'upload_rate': 5000,
-                'plan_duration': 1, 'plan_duration_unit': 'month',
-                'products': [('create', [{}])],
-                }])
-    return template
-
-
-def create_router(name='R1', port=8728, **values):
-    Router = Pool().get('isp.router')
-    values = dict(dict(name=name, host='127.0.0.1', port=port,
-            username='admin', password='secret'), **values)
-    router, = Router.create([values])
-    return router
-
-
-def create_customer(name='Alice'):
-    Party = Pool().get('party.party')
-    party, = Party.create([{'name': name, 'isp_customer': True,
-                'isp_customer_type': 'individual'}])
-    return party
-
-
-def create_service(customer, plan, router, login='alice', **values):
-    Service = Pool().get('isp.service')
-    service, = Service.create([dict(
-                customer=customer.id, plan=plan.products[0].id,
-                router=router.id, kind=plan.plan_kind, login=login,
-                password='Pass-123', **values)])
-    return service
-
-
-def create_staff(login, group_xml_id):
-    pool = Pool()
-    User = pool.get('res.user')
-    ModelData = pool.get('ir.model.data')
-    group_id = ModelData.get_id('isp_billing', group_xml_id)
-    user, = User.create([{'name': login, 'login': login,
-                'groups': [('add', [group_id])]}])
-    return user
+from .tools import (  # noqa: F401 (the other test modules import them here)
+    IspTestCase, create_customer, create_plan, create_router,
+    create_service, create_staff)
 
 
 class IspBillingTestCase(CompanyTestMixin, ModuleTestCase):
@@ -255,9 +209,8 @@ class IspBillingTestCase(CompanyTestMixin, ModuleTestCase):
             Service.write([service], {'paid_until': dt.datetime(2030, 1, 1)})
 
 
-class StaffRightsTestCase(CompanyTestMixin, ModuleTestCase):
+class StaffRightsTestCase(IspTestCase):
     "One thing each group may do and one thing it is refused"
-    module = 'isp_billing'
 
     def setup_records(self, group, assign=None):
         "Two routers with a service each, and a staff user of the group"

@@ -10,24 +10,20 @@ from dateutil.relativedelta import relativedelta
 
 from routeros_sim import RouterSim
 from trytond import backend
-from trytond.exceptions import UserError
 from trytond.modules.account.tests import create_chart, get_fiscalyear
 from trytond.modules.account_invoice.tests import set_invoice_sequences
-from trytond.modules.company.tests import (
-    CompanyTestMixin, create_company, set_company)
+from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests import test_tryton
 from trytond.tests.test_tryton import (
-    DB_NAME, USER, ModuleTestCase, with_transaction)
+    DB_NAME, USER, with_transaction)
 from trytond.transaction import Transaction, TransactionError
 from trytond.worker import run_task
 
-from ..payment_exceptions import ExtensionError, PaymentError, PlanChangeError
-from .test_module import create_customer, create_plan, create_router, create_service
-
-
-def utcnow():
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+from ..exceptions import ExtensionError, PaymentError, PlanChangeError
+from ..times import frozen_clock, utcnow
+from .tools import (
+    IspTestCase, create_customer, create_plan, create_router, create_service)
 
 
 class AccountingMixin:
@@ -69,9 +65,8 @@ class AccountingMixin:
         return company
 
 
-class PaymentTestCase(AccountingMixin, CompanyTestMixin, ModuleTestCase):
+class PaymentTestCase(AccountingMixin, IspTestCase):
     "Test the pre-paid cycle"
-    module = 'isp_billing'
 
     def count(self, model):
         return Pool().get(model).search([], count=True)
@@ -92,14 +87,16 @@ class PaymentTestCase(AccountingMixin, CompanyTestMixin, ModuleTestCase):
         Service = pool.get('isp.service')
         Invoice = pool.get('account.invoice')
         company = self.setup_accounting()
-        with set_company(company):
+        now = utcnow()
+        with set_company(company), frozen_clock(now):
             invoice = Service.pay_renewal(
                 [self.service], 2, self.cash, reference='R1')
             self.assertEqual(invoice.state, 'paid')
             service = Service(self.service.id)
             self.assertEqual(service.state, 'active')
             paid_until = service.paid_until
-            self.assertTrue(paid_until > utcnow() + dt.timedelta(days=55))
+            # two monthly periods from the moment of payment
+            self.assertEqual(paid_until, now + relativedelta(months=2))
             self.assertIsNone(paid_until.tzinfo)
             # retried hook: process again, paid again after a reversal
             Invoice.process([invoice])
@@ -401,5 +398,3 @@ class ConcurrentPaymentTestCase(AccountingMixin, test_tryton.TestCase):
         self.assertEqual(user['name'], 'alice')
         self.assertEqual(user['disabled'], 'false')
 
-
-del ModuleTestCase

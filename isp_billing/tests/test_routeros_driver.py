@@ -13,11 +13,7 @@ from isp_billing.routeros import (
     RouterTrap, RouterUnreachable, accumulate, comment_for, connect,
     open_session, parse_comment, rate_limit, read_counters, reconcile, reconcile_many,
     router_info)
-
-try:
-    from routeros_sim import RouterSim
-except ImportError:   # the simulator is written in parallel
-    RouterSim = None
+from routeros_sim import RouterSim
 
 PASSWORD = 'S3cret-pw'
 PRINTS = {'/ip/hotspot/user/print', '/ip/hotspot/user/profile/print',
@@ -30,7 +26,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@unittest.skipIf(RouterSim is None, 'routeros_sim is not available')
 class SimTestCase(unittest.TestCase):
     version = '7.18'
 

@@ -19,7 +19,7 @@ from trytond.transaction import Transaction, check_access
 from trytond.worker import run_task
 
 from ..exceptions import RouterConnectionError
-from .test_module import (
+from .tools import (
     create_customer, create_plan, create_router, create_service,
     create_staff)
 

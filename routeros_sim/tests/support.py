@@ -10,7 +10,7 @@ from routeros_sim.protocol import SentenceReader, encode_sentence
 
 
 def hexbytes(text: str) -> bytes:
-    """Bytes from a hex dump like the ones in routeros-api.md (offsets and text ignored)."""
+    """Bytes from a hex dump like a packet capture (offsets and text ignored)."""
     out = []
     for line in text.strip().splitlines():
         line = line.split('"')[0]

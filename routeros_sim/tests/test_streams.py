@@ -1,4 +1,4 @@
-"""Tagged follow/listen commands and /cancel (routeros-api.md §1.4, §1.5, §7.8)."""
+"""Tagged follow/listen commands and /cancel (as the RouterOS API answers it)."""
 
 from .support import SimTestCase
 

@@ -1,4 +1,4 @@
-"""Byte-level exchanges of routeros-api.md §2.1, §2.2, §6.1-§6.5, asserted over a raw socket."""
+"""Byte-level exchanges of the RouterOS API, asserted over a raw socket."""
 
 import unittest
 
