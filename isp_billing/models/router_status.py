@@ -13,7 +13,6 @@ from .sync import parse_uptime
 class RouterStatus(ModelSQL, ModelView):
     "Router Status"
     __name__ = 'isp.router.status'
-    __access__ = {'router'}
 
     router = fields.Many2One(
         'isp.router', "Router", required=True, ondelete='CASCADE',
@@ -28,6 +27,8 @@ class RouterStatus(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        # Model.__setup__ resets __access__: set it here, not on the class
+        cls.__access__.add('router')
         t = cls.__table__()
         cls._sql_indexes.add(Index(t,
                 (t.router, Index.Equality()),

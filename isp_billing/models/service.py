@@ -1,17 +1,22 @@
 """A customer's internet service on one router: the pre-paid subscription."""
+import datetime as dt
 import ipaddress
 import re
 
 from trytond import backend
+from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
+from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from ..exceptions import (
     ServiceDeleteError, ServiceStateError, ServiceValidationError)
+from .payment import utcnow
 from .plan import PLAN_KINDS
 
 #: characters RouterOS accepts in hotspot user and PPP secret names
@@ -133,6 +138,11 @@ class Service(Workflow, ModelSQL, ModelView):
                 'cancel': {
                     'invisible': Eval('state') == 'cancelled',
                     'icon': 'tryton-delete',
+                    'depends': ['state'],
+                    },
+                'correct_paid_time_wizard': {
+                    'invisible': Eval('state') == 'cancelled',
+                    'icon': 'tryton-date',
                     'depends': ['state'],
                     },
                 })
@@ -272,6 +282,7 @@ class Service(Workflow, ModelSQL, ModelView):
     def check_modification(cls, mode, services, values=None, external=False):
         super().check_modification(
             mode, services, values=values, external=external)
+        cls.check_ledger_rights(mode, services, values, external=external)
         if mode == 'delete':
             for service in services:
                 if service.state not in {'draft', 'cancelled'}:
@@ -288,15 +299,76 @@ class Service(Workflow, ModelSQL, ModelView):
         default.setdefault('sync_message')
         return super().copy(services, default=default)
 
+    # --- rights: paid time only through the ledger ---
+    # Staff calls (RPC: access checks on, ``external`` in check_modification)
+    # never write the paid time or the state; the workflow buttons and the
+    # ledger methods (payment, extension, plan change, correction) write them
+    # under without_check_access() after their own checks. Internal code
+    # (cron, queue, tests running as root) is trusted.
+
+    #: written only by the workflow and the ledger
+    _ledger_fields = {'state', 'paid_until', 'suspended_at', 'next_plan'}
+    #: fixed once the service left draft (Change Plan converts paid time)
+    _draft_only_fields = {'company', 'customer', 'plan', 'router', 'kind'}
+    #: the router account; after draft only these groups change it
+    _account_fields = {'login', 'password'}
+    _account_groups = ('group_isp_admin', 'group_isp_technician')
+
+    @classmethod
+    def check_ledger_rights(cls, mode, services, values=None, external=False):
+        "Refuse staff writes that would change paid time outside the ledger"
+        if not external:
+            return
+        if mode == 'create':
+            for service in services:
+                if (service.state != 'draft' or service.paid_until
+                        or getattr(service, 'suspended_at', None)
+                        or getattr(service, 'next_plan', None)):
+                    raise AccessError(gettext(
+                            'isp_billing.msg_service_create_draft_only',
+                            service=service.rec_name))
+        elif mode == 'write':
+            names = set(values or {})
+            ledger = names & cls._ledger_fields
+            if ledger:
+                raise AccessError(gettext(
+                        'isp_billing.msg_service_ledger_field',
+                        fields=', '.join(sorted(ledger))))
+            started = [s for s in services if s.state != 'draft']
+            if not started:
+                return
+            fixed = names & cls._draft_only_fields
+            if fixed:
+                raise AccessError(gettext(
+                        'isp_billing.msg_service_draft_only_field',
+                        service=started[0].rec_name,
+                        fields=', '.join(sorted(fixed))))
+            account = names & cls._account_fields
+            if account and not user_in_groups(*cls._account_groups):
+                raise AccessError(gettext(
+                        'isp_billing.msg_service_account_field',
+                        service=started[0].rec_name,
+                        fields=', '.join(sorted(account))))
+
     @classmethod
     @ModelView.button
     def activate(cls, services):
+        """Activation gives no paid time: staff may only activate a service
+        that has paid time left (otherwise the expiry sweep, which skips
+        services without paid_until, would never stop it)"""
+        now = utcnow()
         for service in services:
             if service.state == 'cancelled':
                 raise ServiceStateError(gettext(
                         'isp_billing.msg_service_cancelled_activate',
                         service=service.rec_name))
-        cls._activate(services)
+            if (Transaction().check_access
+                    and not (service.paid_until and service.paid_until > now)):
+                raise ServiceStateError(gettext(
+                        'isp_billing.msg_service_activate_no_paid_time',
+                        service=service.rec_name))
+        with without_check_access():
+            cls._activate(services)
 
     @classmethod
     @Workflow.transition('active')
@@ -305,23 +377,101 @@ class Service(Workflow, ModelSQL, ModelView):
 
     @classmethod
     @ModelView.button
-    @Workflow.transition('suspended')
     def suspend(cls, services):
+        with without_check_access():
+            cls._suspend(services)
+
+    @classmethod
+    @Workflow.transition('suspended')
+    def _suspend(cls, services):
         pass
 
     @classmethod
     @ModelView.button
-    @Workflow.transition('active')
     def resume(cls, services):
+        with without_check_access():
+            cls._resume(services)
+
+    @classmethod
+    @Workflow.transition('active')
+    def _resume(cls, services):
         pass
 
     @classmethod
     @ModelView.button
-    @Workflow.transition('cancelled')
     def cancel(cls, services):
+        with without_check_access():
+            cls._cancel(services)
+
+    @classmethod
+    @Workflow.transition('cancelled')
+    def _cancel(cls, services):
         pass
 
     @classmethod
     @Workflow.transition('expired')
     def expire(cls, services):
         pass
+
+    @classmethod
+    @ModelView.button_action('isp_billing.wizard_correct_paid_time')
+    def correct_paid_time_wizard(cls, services):
+        pass
+
+    @classmethod
+    def correct_paid_time(cls, services, days, note):
+        """Move the paid time of services by days (negative: shorten), for
+        ISP Administrators only; recorded as a 'correction' extension.
+        A service whose paid time moves into the past expires; one that
+        gets paid time back is activated."""
+        pool = Pool()
+        Extension = pool.get('isp.service.extension')
+        if Transaction().user and not user_in_groups('group_isp_admin'):
+            raise AccessError(gettext(
+                    'isp_billing.msg_correction_admin_only'))
+        if not days:
+            raise UserError(gettext(
+                    'isp_billing.msg_correction_days', days=days))
+        if not (note or '').strip():
+            raise UserError(gettext('isp_billing.msg_correction_note'))
+        for service in services:
+            if service.state == 'cancelled':
+                raise UserError(gettext(
+                        'isp_billing.msg_correction_cancelled',
+                        service=service.rec_name))
+            if days < 0 and not service.paid_until:
+                raise UserError(gettext(
+                        'isp_billing.msg_correction_no_paid_time',
+                        service=service.rec_name))
+        cls.lock(services)
+        services = cls.browse(services)
+        now = utcnow()
+        extensions = []
+        for service in services:
+            before = service.paid_until
+            after = (before or now) + dt.timedelta(days=float(days))
+            extensions.append(Extension.record(
+                    service, before, after, 'correction', days=days,
+                    note=note.strip(), now=now))
+            service.paid_until = after
+        with without_check_access():
+            Extension.save(extensions)
+            cls.save(services)
+            to_expire = [s for s in services
+                if s.state == 'active' and s.paid_until <= now]
+            to_activate = [s for s in services
+                if s.state in {'draft', 'expired'} and s.paid_until > now]
+            if to_expire:
+                cls.expire(to_expire)
+            if to_activate:
+                cls._activate(to_activate)
+        return extensions
+
+
+def user_in_groups(*xml_ids):
+    "True if the current user is in one of the isp_billing groups xml_ids"
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    groups = set(User.get_groups())
+    return any(ModelData.get_id('isp_billing', x) in groups for x in xml_ids)
