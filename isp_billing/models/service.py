@@ -2,6 +2,7 @@
 import datetime as dt
 import ipaddress
 import re
+from functools import wraps
 
 from trytond import backend
 from trytond.exceptions import UserError
@@ -45,6 +46,20 @@ STATES = [
     ('suspended', "Suspended"),
     ('cancelled', "Cancelled"),
     ]
+
+
+def staff_checked(check):
+    """Run check (a classmethod's function) on the records before a button,
+    only for staff calls: ModelView.button itself runs without access checks,
+    so this must wrap it from outside"""
+    def decorator(func):
+        @wraps(func)
+        def wrapper(cls, records, *args, **kwargs):
+            if Transaction().check_access:
+                check.__func__(cls, records)
+            return func(cls, records, *args, **kwargs)
+        return wrapper
+    return decorator
 
 
 class Service(Workflow, ModelSQL, ModelView):
@@ -351,61 +366,52 @@ class Service(Workflow, ModelSQL, ModelView):
                         fields=', '.join(sorted(account))))
 
     @classmethod
-    @ModelView.button
-    def activate(cls, services):
+    def check_paid_time_left(cls, services):
         """Activation gives no paid time: staff may only activate a service
         that has paid time left (otherwise the expiry sweep, which skips
         services without paid_until, would never stop it)"""
         now = utcnow()
         for service in services:
-            if service.state == 'cancelled':
-                raise ServiceStateError(gettext(
-                        'isp_billing.msg_service_cancelled_activate',
-                        service=service.rec_name))
-            if (Transaction().check_access
+            if (service.state != 'cancelled'
                     and not (service.paid_until and service.paid_until > now)):
                 raise ServiceStateError(gettext(
                         'isp_billing.msg_service_activate_no_paid_time',
                         service=service.rec_name))
-        with without_check_access():
-            cls._activate(services)
+
+    @classmethod
+    @staff_checked(check_paid_time_left)
+    @ModelView.button
+    def activate(cls, services):
+        for service in services:
+            if service.state == 'cancelled':
+                raise ServiceStateError(gettext(
+                        'isp_billing.msg_service_cancelled_activate',
+                        service=service.rec_name))
+        cls._activate(services)
 
     @classmethod
     @Workflow.transition('active')
     def _activate(cls, services):
         pass
 
+    # the workflow buttons run without access checks (ModelView.button):
+    # their state writes pass check_ledger_rights
     @classmethod
     @ModelView.button
-    def suspend(cls, services):
-        with without_check_access():
-            cls._suspend(services)
-
-    @classmethod
     @Workflow.transition('suspended')
-    def _suspend(cls, services):
+    def suspend(cls, services):
         pass
 
     @classmethod
     @ModelView.button
-    def resume(cls, services):
-        with without_check_access():
-            cls._resume(services)
-
-    @classmethod
     @Workflow.transition('active')
-    def _resume(cls, services):
+    def resume(cls, services):
         pass
 
     @classmethod
     @ModelView.button
-    def cancel(cls, services):
-        with without_check_access():
-            cls._cancel(services)
-
-    @classmethod
     @Workflow.transition('cancelled')
-    def _cancel(cls, services):
+    def cancel(cls, services):
         pass
 
     @classmethod
