@@ -14,8 +14,8 @@ STAFF = [
         ['party.group_party_admin', 'product.group_product_admin',
             'account.group_account', 'account.group_account_admin',
             'res.group_admin']),
-    ('cashier', 'cashier-demo-2026', 'group_isp_cashier',
-        ['account.group_account']),
+    # the cashier works from ISP Billing only: no Financial menu
+    ('cashier', 'cashier-demo-2026', 'group_isp_cashier', []),
     ('accountant', 'accountant-demo-2026', 'group_isp_accountant',
         ['account.group_account', 'account.group_account_admin']),
     ('technician', 'technician-demo-2026', 'group_isp_technician', []),
@@ -192,9 +192,9 @@ def load(config_file, database):
             continue
         days = {'active': 10 + n, 'expired': -3, 'suspended': 12,
             'cancelled': -40}[state]
-        Service.write([service], {'paid_until': now + dt.timedelta(days=days)},
-            config.context)
-        service.click('activate')
+        seed_paid_time(database, config.context, service.id,
+            now + dt.timedelta(days=days))
+        service.reload()
         if state == 'expired':
             to_expire.append(service.id)
         elif state == 'suspended':
@@ -228,6 +228,19 @@ def load(config_file, database):
         if created else 'demo: already loaded, nothing changed')
     if paid:
         print(f'demo: {paid} counter payments and extensions registered')
+
+
+def seed_paid_time(database, context, service_id, paid_until):
+    """Demo history: the service was paid until paid_until and activated.
+    Written as root (user 0): staff cannot write paid time, only payments,
+    extensions and corrections change it."""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    with Transaction().start(database, 0, context=context):
+        Service = Pool().get('isp.service')
+        service = Service(service_id)
+        Service.write([service], {'paid_until': paid_until})
+        Service._activate([service])
 
 
 def history(Service):

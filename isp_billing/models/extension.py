@@ -22,6 +22,7 @@ REASONS = [
     ('paid', "Paid"),
     ('suspension', "Suspension"),
     ('plan_change', "Plan Change"),
+    ('correction', "Correction"),
     ('other', "Other"),
     ]
 #: reasons staff may choose for a free extension
@@ -72,7 +73,7 @@ class ServiceExtension(ModelSQL, ModelView):
         return False
 
     def get_rec_name(self, name):
-        return f'{self.service.rec_name} +{self.days}'
+        return f'{self.service.rec_name} {self.days:+}'
 
     @classmethod
     def search_rec_name(cls, name, clause):
@@ -82,7 +83,8 @@ class ServiceExtension(ModelSQL, ModelView):
     def check_modification(cls, mode, records, values=None, external=False):
         super().check_modification(
             mode, records, values=values, external=external)
-        if mode == 'delete' or (mode == 'write' and external):
+        # append-only: only the ledger methods create them
+        if mode == 'delete' or external:
             raise PaymentRecordError(gettext(
                     'isp_billing.msg_extension_record_readonly'))
 

@@ -10,7 +10,10 @@ from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
 #: models whose record rules read ``isp_router_ids``
-ROUTER_RULE_MODELS = {'isp.service', 'isp.router', 'party.party'}
+ROUTER_RULE_MODELS = {
+    'isp.service', 'isp.router', 'party.party', 'isp.service.payment',
+    'isp.service.extension', 'account.invoice', 'account.invoice.line',
+    }
 
 
 def assigned_router_ids(user_id):

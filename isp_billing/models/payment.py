@@ -74,6 +74,7 @@ class ServicePayment(ModelSQL, ModelView):
     def check_modification(cls, mode, payments, values=None, external=False):
         super().check_modification(
             mode, payments, values=values, external=external)
-        if mode == 'delete' or (mode == 'write' and external):
+        # append-only: only Service.apply_paid_lines creates them
+        if mode == 'delete' or external:
             raise PaymentRecordError(gettext(
                     'isp_billing.msg_payment_record_readonly'))

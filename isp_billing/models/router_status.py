@@ -14,7 +14,6 @@ from ..times import utcnow
 class RouterStatus(ModelSQL, ModelView):
     "Router Status"
     __name__ = 'isp.router.status'
-    __access__ = {'router'}
 
     router = fields.Many2One(
         'isp.router', "Router", required=True, ondelete='CASCADE',
@@ -29,6 +28,8 @@ class RouterStatus(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        # Model.__setup__ resets __access__: set it here, not on the class
+        cls.__access__.add('router')
         t = cls.__table__()
         cls._sql_indexes.add(Index(t,
                 (t.router, Index.Equality()),

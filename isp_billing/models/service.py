@@ -12,10 +12,13 @@ import ipaddress
 import re
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
+from functools import wraps
 
 from trytond import backend
+from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
@@ -56,6 +59,20 @@ STATES = [
     ('suspended', "Suspended"),
     ('cancelled', "Cancelled"),
     ]
+
+
+def staff_checked(check):
+    """Run check (a classmethod's function) on the records before a button,
+    only for staff calls: ModelView.button itself runs without access checks,
+    so this must wrap it from outside"""
+    def decorator(func):
+        @wraps(func)
+        def wrapper(cls, records, *args, **kwargs):
+            if Transaction().check_access:
+                check.__func__(cls, records)
+            return func(cls, records, *args, **kwargs)
+        return wrapper
+    return decorator
 
 
 class Service(Workflow, ModelSQL, ModelView):
@@ -183,6 +200,11 @@ class Service(Workflow, ModelSQL, ModelView):
                 'change_plan_wizard': {
                     'invisible': Eval('state') == 'cancelled',
                     'icon': 'tryton-refresh',
+                    'depends': ['state'],
+                    },
+                'correct_paid_time_wizard': {
+                    'invisible': Eval('state') == 'cancelled',
+                    'icon': 'tryton-date',
                     'depends': ['state'],
                     },
                 })
@@ -322,6 +344,7 @@ class Service(Workflow, ModelSQL, ModelView):
     def check_modification(cls, mode, services, values=None, external=False):
         super().check_modification(
             mode, services, values=values, external=external)
+        cls.check_ledger_rights(mode, services, values, external=external)
         if mode == 'delete':
             for service in services:
                 if service.state not in {'draft', 'cancelled'}:
@@ -343,7 +366,72 @@ class Service(Workflow, ModelSQL, ModelView):
         default.setdefault('extensions')
         return super().copy(services, default=default)
 
+    # --- rights: paid time only through the ledger ---
+    # Staff calls (RPC: access checks on, ``external`` in check_modification)
+    # never write the paid time or the state; the workflow buttons and the
+    # ledger methods (payment, extension, plan change, correction) write them
+    # under without_check_access() after their own checks. Internal code
+    # (cron, queue, tests running as root) is trusted.
+
+    #: written only by the workflow and the ledger
+    _ledger_fields = {'state', 'paid_until', 'suspended_at', 'next_plan'}
+    #: fixed once the service left draft (Change Plan converts paid time)
+    _draft_only_fields = {'company', 'customer', 'plan', 'router', 'kind'}
+    #: the router account; after draft only these groups change it
+    _account_fields = {'login', 'password'}
+    _account_groups = ('group_isp_admin', 'group_isp_technician')
+
     @classmethod
+    def check_ledger_rights(cls, mode, services, values=None, external=False):
+        "Refuse staff writes that would change paid time outside the ledger"
+        if not external:
+            return
+        if mode == 'create':
+            for service in services:
+                if (service.state != 'draft' or service.paid_until
+                        or getattr(service, 'suspended_at', None)
+                        or getattr(service, 'next_plan', None)):
+                    raise AccessError(gettext(
+                            'isp_billing.msg_service_create_draft_only',
+                            service=service.rec_name))
+        elif mode == 'write':
+            names = set(values or {})
+            ledger = names & cls._ledger_fields
+            if ledger:
+                raise AccessError(gettext(
+                        'isp_billing.msg_service_ledger_field',
+                        fields=', '.join(sorted(ledger))))
+            started = [s for s in services if s.state != 'draft']
+            if not started:
+                return
+            fixed = names & cls._draft_only_fields
+            if fixed:
+                raise AccessError(gettext(
+                        'isp_billing.msg_service_draft_only_field',
+                        service=started[0].rec_name,
+                        fields=', '.join(sorted(fixed))))
+            account = names & cls._account_fields
+            if account and not user_in_groups(*cls._account_groups):
+                raise AccessError(gettext(
+                        'isp_billing.msg_service_account_field',
+                        service=started[0].rec_name,
+                        fields=', '.join(sorted(account))))
+
+    @classmethod
+    def check_paid_time_left(cls, services):
+        """Activation gives no paid time: staff may only activate a service
+        that has paid time left (otherwise the expiry sweep, which skips
+        services without paid_until, would never stop it)"""
+        now = utcnow()
+        for service in services:
+            if (service.state != 'cancelled'
+                    and not (service.paid_until and service.paid_until > now)):
+                raise ServiceStateError(gettext(
+                        'isp_billing.msg_service_activate_no_paid_time',
+                        service=service.rec_name))
+
+    @classmethod
+    @staff_checked(check_paid_time_left)
     @ModelView.button
     def activate(cls, services):
         for service in services:
@@ -357,6 +445,9 @@ class Service(Workflow, ModelSQL, ModelView):
     @Workflow.transition('active')
     def _activate(cls, services):
         pass
+
+    # the workflow buttons run without access checks (ModelView.button):
+    # their state writes pass check_ledger_rights
 
     @classmethod
     @ModelView.button
@@ -977,6 +1068,62 @@ class Service(Workflow, ModelSQL, ModelView):
             cls.save(services)
         return extensions
 
+    # --- correction of paid time (administrators) ---
+
+    @classmethod
+    @ModelView.button_action('isp_billing.wizard_correct_paid_time')
+    def correct_paid_time_wizard(cls, services):
+        pass
+
+    @classmethod
+    def correct_paid_time(cls, services, days, note):
+        """Move the paid time of services by days (negative: shorten), for
+        ISP Administrators only; recorded as a 'correction' extension.
+        A service whose paid time moves into the past expires; one that
+        gets paid time back is activated."""
+        pool = Pool()
+        Extension = pool.get('isp.service.extension')
+        if Transaction().user and not user_in_groups('group_isp_admin'):
+            raise AccessError(gettext(
+                    'isp_billing.msg_correction_admin_only'))
+        if not days:
+            raise UserError(gettext(
+                    'isp_billing.msg_correction_days', days=days))
+        if not (note or '').strip():
+            raise UserError(gettext('isp_billing.msg_correction_note'))
+        for service in services:
+            if service.state == 'cancelled':
+                raise UserError(gettext(
+                        'isp_billing.msg_correction_cancelled',
+                        service=service.rec_name))
+            if days < 0 and not service.paid_until:
+                raise UserError(gettext(
+                        'isp_billing.msg_correction_no_paid_time',
+                        service=service.rec_name))
+        cls.lock(services)
+        services = cls.browse(services)
+        now = utcnow()
+        extensions = []
+        for service in services:
+            before = service.paid_until
+            after = (before or now) + dt.timedelta(days=float(days))
+            extensions.append(Extension.record(
+                    service, before, after, 'correction', days=days,
+                    note=note.strip(), now=now))
+            service.paid_until = after
+        with without_check_access():
+            Extension.save(extensions)
+            cls.save(services)
+            to_expire = [s for s in services
+                if s.state == 'active' and s.paid_until <= now]
+            to_activate = [s for s in services
+                if s.state in {'draft', 'expired'} and s.paid_until > now]
+            if to_expire:
+                cls.expire(to_expire)
+            if to_activate:
+                cls._activate(to_activate)
+        return extensions
+
     # --- expiry ---
 
     #: services expired per workflow transition by the sweep
@@ -1037,3 +1184,12 @@ class Service(Workflow, ModelSQL, ModelView):
                     Log.save(transaction.log_records)
                 transaction.log_records.clear()
         return services
+
+
+def user_in_groups(*xml_ids):
+    "True if the current user is in one of the isp_billing groups xml_ids"
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    groups = set(User.get_groups())
+    return any(ModelData.get_id('isp_billing', x) in groups for x in xml_ids)

@@ -45,7 +45,6 @@ class _ReadOnlyMixin:
 class Usage(_ReadOnlyMixin, ModelSQL, ModelView):
     "Service Usage"
     __name__ = 'isp.usage'
-    __access__ = {'service'}
 
     service = fields.Many2One(
         'isp.service', "Service", required=True, ondelete='CASCADE',
@@ -73,6 +72,8 @@ class Usage(_ReadOnlyMixin, ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        # Model.__setup__ resets __access__: set it here, not on the class
+        cls.__access__.add('service')
         t = cls.__table__()
         cls._sql_constraints += [
             ('service_month_unique', Unique(t, t.service, t.month),
@@ -198,7 +199,6 @@ def _rebooted(previous_boot, boot):
 class UsageCounter(_ReadOnlyMixin, ModelSQL):
     "Service Usage Counter"
     __name__ = 'isp.usage.counter'
-    __access__ = {'service'}
 
     service = fields.Many2One(
         'isp.service', "Service", required=True, ondelete='CASCADE')
@@ -213,6 +213,8 @@ class UsageCounter(_ReadOnlyMixin, ModelSQL):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        # Model.__setup__ resets __access__: set it here, not on the class
+        cls.__access__.add('service')
         t = cls.__table__()
         cls._sql_constraints += [
             ('service_unique', Unique(t, t.service),

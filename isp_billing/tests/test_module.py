@@ -1,5 +1,4 @@
 """Module tests: Tryton's own checks plus staff rights per group."""
-import datetime as dt
 from contextlib import contextmanager
 from unittest.mock import patch
 
@@ -192,21 +191,6 @@ class IspBillingTestCase(CompanyTestMixin, ModuleTestCase):
                 Service.activate([service])
             self.assertEqual(service.state, 'cancelled')
             Service.delete([service])
-
-    @with_transaction()
-    def test_paid_until_readonly_for_staff(self):
-        "paid_until only moves through payments and extensions"
-        Service = Pool().get('isp.service')
-        company = create_company()
-        with set_company(company):
-            service = create_service(
-                create_customer(), create_plan(), create_router())
-            admin = create_staff('boss', 'group_isp_admin')
-            with Transaction().set_user(admin.id), check_access():
-                self.assertEqual(Service.fields_get(['paid_until'])
-                    ['paid_until']['readonly'], True)
-            self.assertIsNone(service.paid_until)
-            Service.write([service], {'paid_until': dt.datetime(2030, 1, 1)})
 
 
 class StaffRightsTestCase(IspTestCase):
