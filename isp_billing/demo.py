@@ -155,6 +155,7 @@ def load(config_file, database, router_ports=None):
     # routers
     Router = Model.get('isp.router')
     routers = []
+    moved = 0
     for (name, _, version), port in zip(ROUTERS, router_ports):
         router, = Router.find([('name', '=', name)]) or [None]
         if router is None:
@@ -167,6 +168,7 @@ def load(config_file, database, router_ports=None):
             router.host, router.port = ROUTER_HOST, port
             router.save()
             print(f'demo: {name} now at {ROUTER_HOST}:{port}')
+            moved += 1
         routers.append(router)
 
     # staff
@@ -247,8 +249,10 @@ def load(config_file, database, router_ports=None):
             ServiceModel = Pool().get('isp.service')
             ServiceModel.expire(ServiceModel.browse(to_expire))
     paid = history(Service)
-    print(f'demo: {created} customers with services created'
-        if created else 'demo: already loaded, nothing changed')
+    if created:
+        print(f'demo: {created} customers with services created')
+    elif not moved:
+        print('demo: already loaded, nothing changed')
     if paid:
         print(f'demo: {paid} counter payments and extensions registered')
 

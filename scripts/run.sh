@@ -118,18 +118,18 @@ start() {  # start NAME CMD...: in the background, in its own process group
     last_pid=$!
 }
 
-run_step() {  # run_step NAME CMD...: a setup step; waited for, but a signal
-    # still reaches our trap at once (a foreground command would delay it)
+run_step() {  # run_step NAME CMD...: a setup step, its output shown as it
+    # comes; waited for in the background so that a signal reaches our trap
+    # at once (a foreground command would delay it until it ends)
     local name=$1 status=0; shift
     start "$name" "$@"
     local pid=$last_pid
+    tail -n +1 -f --pid="$pid" "$LOG/$name.log" &
+    local tail_pid=$!
     wait "$pid" || status=$?
     unset "names[$pid]"
-    if [ "$status" != 0 ]; then
-        tail -n 20 "$LOG/$name.log" >&2
-        fail "$name failed (exit $status); full log: $LOG/$name.log"
-    fi
-    cat "$LOG/$name.log"
+    wait "$tail_pid" || true
+    [ "$status" = 0 ] || fail "$name failed (exit $status); log: $LOG/$name.log"
 }
 
 wait_answer() {  # wait_answer NAME PID TIMEOUT CHECK...: until CHECK succeeds
