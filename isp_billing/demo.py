@@ -70,14 +70,16 @@ def load(config_file, database, router_ports=None):
     (default: the ports of ROUTERS)"""
     router_ports = list(router_ports or [port for _, port, _ in ROUTERS])
     assert len(router_ports) == len(ROUTERS)
-    from proteus import Model, Wizard, config as pconfig
+    from proteus import Model, config as pconfig
+
+    # first: trytond picks its database backend from the configuration
+    # when trytond.backend is imported (the test tools below import it)
+    config = pconfig.set_trytond(database, config_file=config_file)
     from trytond.modules.account.tests.tools import (
         create_chart, create_fiscalyear, get_accounts)
     from trytond.modules.account_invoice.tests.tools import (
         set_fiscalyear_invoice_sequences)
     from trytond.modules.company.tests.tools import create_company
-
-    config = pconfig.set_trytond(database, config_file=config_file)
     Company = Model.get('company.company')
     Party = Model.get('party.party')
     Currency = Model.get('currency.currency')
