@@ -6,6 +6,10 @@ SAO_VERSION := 8.0.11
 
 .PHONY: run test install sao chromium bench clean-db
 
+# make run settings (environment): PORT=8000 ROUTER_PORT_NORTH=18728
+# ROUTER_PORT_SOUTH=18738 VAR_DIR=var DATABASE_URI=sqlite:// (scripts/run.sh)
+VAR_DIR ?= var
+
 run: install sao
 	bash scripts/run.sh
 
@@ -43,4 +47,4 @@ bench: install
 	bash scripts/bench.sh
 
 clean-db:
-	rm -rf var/db var/sim var/cache
+	rm -rf $(VAR_DIR)/db $(VAR_DIR)/sim var/cache

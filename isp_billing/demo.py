@@ -2,26 +2,39 @@
 
 Idempotent: every record is looked up by a natural key first, so running it
 again changes nothing. The routers point at the routeros_sim instances that
-`make run` starts on 127.0.0.1:18728 (RouterOS 7.18) and :18738 (6.33).
+`make run` starts on 127.0.0.1, by default ports 18728 (RouterOS 7.18) and
+18738 (6.33); --router-ports NORTH,SOUTH moves them (an existing demo router
+is moved to the given port).
 """
 import argparse
 import datetime as dt
 from decimal import Decimal
 
-#: staff users: login, password, ISP group, other Tryton groups
+#: staff users: login, password, name, ISP group, other Tryton groups
 STAFF = [
-    ('isp_admin', 'isp-admin-demo', 'group_isp_admin',
+    ('isp_admin', 'isp-admin-demo', 'ISP Administrator', 'group_isp_admin',
         ['party.group_party_admin', 'product.group_product_admin',
             'account.group_account', 'account.group_account_admin',
             'res.group_admin']),
     # the cashier works from ISP Billing only: no Financial menu
-    ('cashier', 'cashier-demo-2026', 'group_isp_cashier', []),
-    ('accountant', 'accountant-demo-2026', 'group_isp_accountant',
+    ('cashier', 'cashier-demo-2026', 'Cashier', 'group_isp_cashier', []),
+    ('accountant', 'accountant-demo-2026', 'Accountant',
+        'group_isp_accountant',
         ['account.group_account', 'account.group_account_admin']),
-    ('technician', 'technician-demo-2026', 'group_isp_technician', []),
-    ('support', 'support-demo-2026', 'group_isp_support', []),
-    ('viewer', 'viewer-demo-2026', 'group_isp_viewer', []),
+    ('technician', 'technician-demo-2026', 'Technician',
+        'group_isp_technician', []),
+    ('support', 'support-demo-2026', 'Support', 'group_isp_support', []),
+    ('viewer', 'viewer-demo-2026', 'Viewer', 'group_isp_viewer', []),
     ]
+#: the names of the ISP groups (security/groups.xml), for the logins list
+GROUP_NAMES = {
+    'group_isp_admin': 'ISP Administrator',
+    'group_isp_cashier': 'ISP Cashier',
+    'group_isp_accountant': 'ISP Accountant',
+    'group_isp_technician': 'ISP Technician',
+    'group_isp_support': 'ISP Support',
+    'group_isp_viewer': 'ISP Viewer',
+    }
 ADMIN = ('admin', 'admin-isp-demo')
 
 PLANS = [
@@ -31,10 +44,11 @@ PLANS = [
     ('Fibre 50M', 'pppoe', 50000, 20000, 1, 'month', '45.00', 1),
     ]
 ROUTERS = [
-    # name, port, RouterOS version
+    # name, default port, RouterOS version
     ('Tower North', 18728, '7.18'),
     ('Tower South', 18738, '6.33'),
     ]
+ROUTER_HOST = '127.0.0.1'
 ROUTER_USER, ROUTER_PASSWORD = 'admin', 'demo-router'
 CUSTOMERS = [
     'Amina Njoroge', 'Brian Otieno', 'Carmen Ruiz', 'David Mensah',
@@ -51,15 +65,21 @@ STATES = ['active'] * 5 + ['expired', 'active', 'suspended', 'draft',
     'cancelled']
 
 
-def load(config_file, database):
-    from proteus import Model, Wizard, config as pconfig
+def load(config_file, database, router_ports=None):
+    """Load the demo; router_ports: the simulators' ports, in ROUTERS order
+    (default: the ports of ROUTERS)"""
+    router_ports = list(router_ports or [port for _, port, _ in ROUTERS])
+    assert len(router_ports) == len(ROUTERS)
+    from proteus import Model, config as pconfig
+
+    # first: trytond picks its database backend from the configuration
+    # when trytond.backend is imported (the test tools below import it)
+    config = pconfig.set_trytond(database, config_file=config_file)
     from trytond.modules.account.tests.tools import (
         create_chart, create_fiscalyear, get_accounts)
     from trytond.modules.account_invoice.tests.tools import (
         set_fiscalyear_invoice_sequences)
     from trytond.modules.company.tests.tools import create_company
-
-    config = pconfig.set_trytond(database, config_file=config_file)
     Company = Model.get('company.company')
     Party = Model.get('party.party')
     Currency = Model.get('currency.currency')
@@ -137,21 +157,28 @@ def load(config_file, database):
     # routers
     Router = Model.get('isp.router')
     routers = []
-    for name, port, version in ROUTERS:
+    moved = 0
+    for (name, _, version), port in zip(ROUTERS, router_ports):
         router, = Router.find([('name', '=', name)]) or [None]
         if router is None:
-            router = Router(name=name, host='127.0.0.1', port=port,
+            router = Router(name=name, host=ROUTER_HOST, port=port,
                 username=ROUTER_USER, password=ROUTER_PASSWORD,
                 routeros_version=version, login_method='auto')
             router.save()
+        elif (router.host, router.port) != (ROUTER_HOST, port):
+            # make run on other ports: the simulator moved, follow it
+            router.host, router.port = ROUTER_HOST, port
+            router.save()
+            print(f'demo: {name} now at {ROUTER_HOST}:{port}')
+            moved += 1
         routers.append(router)
 
     # staff
     Group = Model.get('res.group')
-    for login, password, isp_group, others in STAFF:
+    for login, password, name, isp_group, others in STAFF:
         if User.find([('login', '=', login)]):
             continue
-        user = User(name=login.replace('_', ' ').title(), login=login)
+        user = User(name=name, login=login)
         user.password = password
         for xml_id in [f'isp_billing.{isp_group}'] + others:
             module, fs_id = xml_id.split('.')
@@ -224,8 +251,10 @@ def load(config_file, database):
             ServiceModel = Pool().get('isp.service')
             ServiceModel.expire(ServiceModel.browse(to_expire))
     paid = history(Service)
-    print(f'demo: {created} customers with services created'
-        if created else 'demo: already loaded, nothing changed')
+    if created:
+        print(f'demo: {created} customers with services created')
+    elif not moved:
+        print('demo: already loaded, nothing changed')
     if paid:
         print(f'demo: {paid} counter payments and extensions registered')
 
@@ -275,16 +304,32 @@ def history(Service):
 
 def logins():
     lines = [f'    {ADMIN[0]:12} {ADMIN[1]:22} (Tryton administrator)']
-    for login, password, group, _ in STAFF:
-        label = group.replace('group_isp_', 'ISP ').title()
-        lines.append(f'    {login:12} {password:22} ({label})')
+    for login, password, _, group, _ in STAFF:
+        lines.append(f'    {login:12} {password:22} ({GROUP_NAMES[group]})')
     return '\n'.join(lines)
+
+
+def router_ports_arg(value):
+    try:
+        ports = [int(p) for p in value.split(',')]
+    except ValueError:
+        ports = []
+    if len(ports) != len(ROUTERS) or not all(
+            0 < p < 65536 for p in ports) or len(set(ports)) != len(ports):
+        raise argparse.ArgumentTypeError(
+            f'{len(ROUTERS)} different TCP ports separated by a comma '
+            f'expected, not {value!r}')
+    return ports
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config')
     parser.add_argument('--database')
+    parser.add_argument('--router-ports', metavar='NORTH,SOUTH',
+        type=router_ports_arg,
+        help="ports of the simulated routers (default: %s)" % ','.join(
+            str(port) for _, port, _ in ROUTERS))
     parser.add_argument('--logins', action='store_true',
         help="print the demo logins and exit")
     args = parser.parse_args()
@@ -293,7 +338,7 @@ def main():
         return
     if not (args.config and args.database):
         parser.error('--config and --database are required')
-    load(args.config, args.database)
+    load(args.config, args.database, args.router_ports)
 
 
 if __name__ == '__main__':

@@ -13,3 +13,25 @@ uri = sys.argv[1].rstrip('/') + '/postgres'
 psycopg.connect(uri, connect_timeout=3).close()
 PYEOF
 }
+
+# port_in_use PORT: true when something listens on loopback PORT (IPv4 or
+# IPv6 'localhost') or holds it bound, so that our server could not bind it
+port_in_use() {
+    "$PY" - "$1" <<'PYEOF'
+import socket, sys
+port = int(sys.argv[1])
+for family, _, _, _, address in socket.getaddrinfo(
+        'localhost', port, type=socket.SOCK_STREAM):
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(address) == 0:
+            sys.exit(0)
+with socket.socket() as sock:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(('127.0.0.1', port))
+    except OSError:
+        sys.exit(0)
+sys.exit(1)
+PYEOF
+}

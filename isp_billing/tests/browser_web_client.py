@@ -1,47 +1,34 @@
 """The web client in a real browser: Debian chromium driven by playwright.
 
 Starts its own trytond on a free loopback port, on a SQLite database with
-the demo loaded, logs in as the demo administrator, opens the Services list
-and a Router form, and keeps screenshots under var/test/screenshots/.
+the demo loaded, and the demo's two routers as simulators on free loopback
+ports (whatever else runs on the machine, e.g. a `make run` demo on 18728
+and 18738, is never contacted); logs in as the demo staff, opens the ISP
+lists and forms, and keeps screenshots under var/test/screenshots/. Staff
+are also tried over JSON-RPC, as a script would, without the web client.
 """
-import hashlib
+import base64
+import datetime as dt
+import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import unittest
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
-VAR = os.path.join(ROOT, 'var')
+from routeros_sim import RouterSim
+
+from .server_tools import ROOT, VAR, free_port, module_hash
+
 SAO = os.path.join(VAR, 'sao', 'package')
 CHROMIUM = '/usr/bin/chromium'
 SHOTS = os.path.join(VAR, 'test', 'screenshots')
 BIN = os.path.dirname(sys.executable)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def module_hash():
-    digest = hashlib.sha1()
-    base = os.path.join(ROOT, 'isp_billing')
-    for folder, dirs, files in sorted(os.walk(base)):
-        dirs.sort()
-        if 'tests' in folder.split(os.sep):
-            continue
-        for name in sorted(files):
-            if name.endswith(('.py', '.xml', '.cfg')):
-                with open(os.path.join(folder, name), 'rb') as f:
-                    digest.update(f.read())
-    return digest.hexdigest()[:12]
+#: the demo routers (isp_billing/demo.py ROUTERS order): name, RouterOS
+ROUTERS = [('north', '7.18'), ('south', '6.33')]
+HOTSPOT_USER = '/ip/hotspot/user'
 
 
 class WebClientTestCase(unittest.TestCase):
@@ -63,7 +50,12 @@ class WebClientTestCase(unittest.TestCase):
         with open(cls.config, 'w') as f:
             f.write(f'[database]\nuri = sqlite://\npath = {cls.workdir}\n'
                 f'[web]\nlisten = 127.0.0.1:{cls.port}\nroot = {SAO}\n')
-        cls.prepare_database()
+        cls.cache = os.path.join(VAR, 'cache', f'browser-{module_hash()}')
+        try:
+            cls.prepare_database()
+        except BaseException:
+            cls.tearDownClass()
+            raise
         env = dict(os.environ)
         for key in ['TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE']:
             env.pop(key, None)
@@ -86,25 +78,42 @@ class WebClientTestCase(unittest.TestCase):
 
     @classmethod
     def prepare_database(cls):
-        "Database with the demo, cached on the module's content"
-        cache = os.path.join(VAR, 'cache', f'browser-{module_hash()}.sqlite')
+        """Database with the demo, and the routers' state, cached on the
+        module's content; the demo routers are moved to this run's
+        simulators (free ports) by the demo loader itself"""
         target = os.path.join(cls.workdir, 'demo.sqlite')
-        if not os.path.exists(cache):
-            env = {k: v for k, v in os.environ.items()
-                if k not in {'TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE'}}
+        files = [(cls.cache + '.sqlite', target)] + [
+            (f'{cls.cache}-{name}.json',
+                os.path.join(cls.workdir, f'sim-{name}.json'))
+            for name, _ in ROUTERS]
+        cached = all(os.path.exists(c) for c, _ in files)
+        if cached:
+            for cache, copy in files:
+                shutil.copy(cache, copy)
+        cls.sims = []
+        for (name, version), (_, state) in zip(ROUTERS, files[1:]):
+            cls.sims.append(RouterSim(version=version, username='admin',
+                    password='demo-router', identity=f'Tower {name}',
+                    state_file=state).start())
+        env = {k: v for k, v in os.environ.items()
+            if k not in {'TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE'}}
+        if not cached:
             subprocess.run([sys.executable,
                     os.path.join(ROOT, 'scripts', 'initdb.py'),
                     '--config', cls.config, '--database', 'demo',
                     '--admin-password', 'admin-isp-demo'],
                 check=True, env=env, cwd=ROOT)
-            subprocess.run([sys.executable, '-m', 'isp_billing.demo',
-                    '--config', cls.config, '--database', 'demo'],
-                check=True, env=env, cwd=ROOT)
-            os.makedirs(os.path.dirname(cache), exist_ok=True)
-            shutil.copy(target, cache + '.tmp')
-            os.replace(cache + '.tmp', cache)
-        else:
-            shutil.copy(cache, target)
+        subprocess.run([sys.executable, '-m', 'isp_billing.demo',
+                '--config', cls.config, '--database', 'demo',
+                '--router-ports', ','.join(str(s.port) for s in cls.sims)],
+            check=True, env=env, cwd=ROOT)
+        if not cached:
+            for sim in cls.sims:
+                sim.save()
+            os.makedirs(os.path.dirname(cls.cache), exist_ok=True)
+            for cache, copy in files:
+                shutil.copy(copy, cache + '.tmp')
+                os.replace(cache + '.tmp', cache)
 
     @classmethod
     def tearDownClass(cls):
@@ -117,6 +126,8 @@ class WebClientTestCase(unittest.TestCase):
                 server.kill()
         if getattr(cls, 'log', None):
             cls.log.close()
+        for sim in getattr(cls, 'sims', []):
+            sim.stop()
 
     def setUp(self):
         from playwright.sync_api import sync_playwright
@@ -161,13 +172,27 @@ class WebClientTestCase(unittest.TestCase):
             self.page.locator('#menu').get_by_text(
                 name, exact=True).first.click()
 
-    def wait_active_tab(self, title):
+    def wait_active_tab(self, title, filter_tab=None):
         """Wait until the tab named title is the active one and its list has
-        rows: until then, the previous tab's rows are still on the page."""
-        self.page.locator('#tablist li.active').get_by_text(
-            title, exact=True).wait_for()
-        rows = self.page.locator('.tab-pane.active table tbody tr')
-        rows.first.wait_for()
+        rows: until then, the previous tab's rows are still on the page.
+        filter_tab: the list's filter tab to show first (e.g. 'All')."""
+        from playwright.sync_api import TimeoutError
+        try:
+            self.page.locator('#tablist li.active').get_by_text(
+                title, exact=True).wait_for()
+            if filter_tab:
+                self.page.locator('.tab-pane.active .nav-tabs').get_by_text(
+                    filter_tab, exact=False).first.click()
+            rows = self.page.locator('.tab-pane.active table tbody tr')
+            rows.first.wait_for()
+        except TimeoutError:
+            # say what blocks the client (e.g. an error dialog)
+            shot = self.screenshot(
+                'timeout_%s.png' % title.lower().replace(' ', '_'))
+            dialogs = self.page.locator('.modal-dialog:visible')
+            self.fail('%s: no rows; dialogs: %r; see %s' % (title,
+                    dialogs.all_inner_texts() if dialogs.count() else [],
+                    shot))
         return rows
 
     def screenshot(self, name):
@@ -187,7 +212,8 @@ class WebClientTestCase(unittest.TestCase):
         self.screenshot('services_list.png')
 
         self.open_menu('Routers')
-        rows = self.wait_active_tab('Routers')
+        # the Routers list opens on Offline: this run's simulators answer
+        rows = self.wait_active_tab('Routers', 'All')
         # a router row (the services list showed routers as links)
         rows.locator('td').get_by_text(
             'Tower North', exact=True).first.dblclick()
@@ -198,7 +224,9 @@ class WebClientTestCase(unittest.TestCase):
         values = page.locator('.tab-pane.active input').evaluate_all(
             'els => els.map(e => e.value)')
         self.assertIn('Tower North', values)
-        self.assertIn('18728', [v.replace(',', '') for v in values])
+        # this run's simulator, not the demo's default port
+        self.assertIn(str(self.sims[0].port),
+            [v.replace(',', '') for v in values])
         self.assertTrue(os.path.exists(self.screenshot('router_form.png')))
 
     def test_admin_opens_every_isp_list_and_form(self):
@@ -207,10 +235,11 @@ class WebClientTestCase(unittest.TestCase):
         self.login('admin', 'admin-isp-demo')
         page.locator('#menu').get_by_text('ISP Billing', exact=True).wait_for()
         self.open_menu('ISP Billing')
-        for name in ['Customers', 'Services', 'Service Plans',
-                'Service Payments', 'Extensions', 'Routers']:
+        for name, filter_tab in [('Customers', None), ('Services', None),
+                ('Service Plans', None), ('Service Payments', None),
+                ('Extensions', None), ('Routers', 'All')]:
             self.open_menu(name)
-            rows = self.wait_active_tab(name)
+            rows = self.wait_active_tab(name, filter_tab)
             # double-click a cell that is not a link (links open the target)
             rows.first.locator(
                 'td:not(:has(a)):not(:has(input)):visible').last \
@@ -235,7 +264,8 @@ class WebClientTestCase(unittest.TestCase):
             'td').get_by_text('farid6', exact=True).dblclick()
         form = page.locator('.tab-pane.active')
         form.get_by_role('button', name='Register Payment').wait_for()
-        self.assertEqual(self.field_value('State'), 'Expired')
+        # the form shows default values until the record is read
+        self.wait_value('State', 'Expired', timeout=10000)
         form.get_by_role('button', name='Register Payment').click()
 
         dialog_scope = '.modal-dialog'
@@ -249,6 +279,13 @@ class WebClientTestCase(unittest.TestCase):
         self.wait_value('State', 'Active')
         self.assertEqual(self.field_value('State'), 'Active')
         self.screenshot('service_paid.png')
+        # enabled on this run's simulator of Tower South
+        deadline = time.monotonic() + 20
+        while self.router_user('farid6') != [(1, 'false')]:
+            if time.monotonic() > deadline:
+                self.fail('farid6 on the routers: %s'
+                    % self.router_user('farid6'))
+            time.sleep(0.2)
 
     def field(self, label, scope='.tab-pane.active'):
         """The input of the field labelled label in scope (sao generates
@@ -300,6 +337,72 @@ class WebClientTestCase(unittest.TestCase):
         return self.field(label, scope).evaluate(
             "e => e.tagName === 'SELECT' ? e.selectedOptions[0].text "
             ": e.value")
+
+    def rpc(self, method, *params, session=None):
+        """One JSON-RPC call as sao makes it (POST /<db>/rpc/); returns the
+        response: {'id', 'result'} or {'id', 'error'}"""
+        request = urllib.request.Request(f'{self.url}demo/rpc/',
+            data=json.dumps({'id': 1, 'method': method,
+                    'params': list(params)}).encode(),
+            headers={'Content-Type': 'application/json'})
+        if session:
+            request.add_header('Authorization', 'Session ' + base64.b64encode(
+                    ':'.join(map(str, session)).encode()).decode())
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def rpc_login(self, login, password):
+        "(login, user id, session key) of a JSON-RPC session"
+        response = self.rpc('common.db.login', login,
+            {'password': password}, 'en')
+        self.assertIn('result', response)
+        user_id, key = response['result'][:2]
+        return login, user_id, key
+
+    @staticmethod
+    def rpc_datetime(value):
+        "A datetime as trytond's JSON decoder reads it"
+        return {'__class__': 'datetime', 'year': value.year,
+            'month': value.month, 'day': value.day, 'hour': value.hour,
+            'minute': value.minute, 'second': value.second,
+            'microsecond': value.microsecond}
+
+    def test_cashier_rpc_write_paid_time_refused(self):
+        """A cashier cannot give paid time by writing state and paid_until
+        over JSON-RPC: the server refuses and the service, and its router
+        user, stay as they were (issue 8, point 1)"""
+        admin = self.rpc_login('admin', 'admin-isp-demo')
+        cashier = self.rpc_login('cashier', 'cashier-demo-2026')
+        fields = ['state', 'paid_until', 'write_date', 'login']
+        # priya16: expired in the demo, on Tower South (not the service
+        # the browser renews in test_cashier_pays_expired_service)
+        found = self.rpc('model.isp.service.search_read',
+            [('login', '=', 'priya16')], 0, None, None, fields, {},
+            session=admin)['result']
+        self.assertEqual(len(found), 1, found)
+        before, = found
+        self.assertEqual(before['state'], 'expired')
+        router_before = self.router_user('priya16')
+
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        response = self.rpc('model.isp.service.write', [before['id']],
+            {'state': 'active',
+                'paid_until': self.rpc_datetime(now + dt.timedelta(days=30))},
+            {}, session=cashier)
+
+        after, = self.rpc('model.isp.service.read', [before['id']], fields,
+            {}, session=admin)['result']
+        self.assertIn('error', response,
+            'the cashier activated %s: %s' % (before['login'], after))
+        self.assertNotIn('result', response)
+        self.assertEqual(after, before)
+        self.assertEqual(self.router_user('priya16'), router_before)
+
+    def router_user(self, name):
+        "(router index, disabled) of the hotspot user name on the simulators"
+        return [(n, row.get('disabled'))
+            for n, sim in enumerate(self.sims)
+            for row in sim.rows(HOTSPOT_USER) if row.get('name') == name]
 
     def test_wrong_password_refused(self):
         "A wrong password does not open the client"
