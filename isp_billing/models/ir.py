@@ -9,7 +9,9 @@ result is never served to another.
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
-#: models whose record rules read ``isp_router_ids``
+#: models whose record rules read ``isp_router_ids`` (isp.usage,
+#: isp.usage.counter and isp.router.status follow the rules of their service
+#: or router through __access__)
 ROUTER_RULE_MODELS = {
     'isp.service', 'isp.router', 'party.party', 'isp.service.payment',
     'isp.service.extension', 'account.invoice', 'account.invoice.line',

@@ -21,7 +21,7 @@ from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
+from trytond.pyson import Eval, Id, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
@@ -203,7 +203,10 @@ class Service(Workflow, ModelSQL, ModelView):
                     'depends': ['state'],
                     },
                 'correct_paid_time_wizard': {
-                    'invisible': Eval('state') == 'cancelled',
+                    # administrators only (also refused on the server)
+                    'invisible': ((Eval('state') == 'cancelled')
+                        | ~Id('isp_billing', 'group_isp_admin').in_(
+                            Eval('context', {}).get('groups', []))),
                     'icon': 'tryton-date',
                     'depends': ['state'],
                     },

@@ -646,11 +646,15 @@ class RightsTestCase(AccountingMixin, TestCase):
                 'services': [self.s1.id]}}
         cashier = self.staff('cashier')
         with self.as_user(cashier), Transaction().set_context(context):
+            with self.assertRaises(AccessButtonError):
+                Service.correct_paid_time_wizard([Service(self.s1.id)])
             with self.assertRaises(AccessError):
                 Wizard.create()
         self.assertEqual(Service(self.s1.id).paid_until, before)
         admin = self.staff('admin')
         with self.as_user(admin), Transaction().set_context(context):
+            self.assertTrue(
+                Service.correct_paid_time_wizard([Service(self.s1.id)]))
             session_id, _, _ = Wizard.create()
             Wizard.execute(session_id, {}, 'start')
             Wizard.execute(session_id, data, 'correct')
