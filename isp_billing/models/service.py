@@ -1,14 +1,18 @@
 """A customer's internet service on one router: the pre-paid subscription."""
+import datetime as dt
 import ipaddress
 import re
 
 from trytond import backend
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from sql.operators import Equal
+
+from trytond.model import Exclude, Index, ModelSQL, ModelView, Workflow, fields
 from trytond.model.fields import SQL_OPERATORS
+from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from ..exceptions import (
     ServiceDeleteError, ServiceStateError, ServiceValidationError)
@@ -103,6 +107,7 @@ class Service(Workflow, ModelSQL, ModelView):
                     (t.paid_until, Index.Range())),
                 })
         cls._order = [('paid_until', 'DESC NULLS FIRST'), ('id', 'DESC')]
+        cls._sql_constraints += cls._ledger_sql_constraints()
         cls._transitions |= {
             ('draft', 'active'),
             ('expired', 'active'),
@@ -281,12 +286,162 @@ class Service(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def copy(cls, services, default=None):
+        """A copy is a new draft connection of the customer: a fresh login
+        (the original's plus a number, unique on its router) and no device
+        addresses (they belong to the original's equipment)"""
         default = default.copy() if default is not None else {}
         default.setdefault('state', 'draft')
         default.setdefault('paid_until')
         default.setdefault('sync_status', 'pending')
         default.setdefault('sync_message')
+        default.setdefault('mac_address')
+        default.setdefault('ip_address')
+        if 'login' not in default:
+            taken = set()
+
+            def login(data):
+                new = cls._free_login(data['login'], data['router'], taken)
+                taken.add((data['router'], new))
+                return new
+            default['login'] = login
         return super().copy(services, default=default)
+
+    # --- ledger: credit notes, copy, login constraint ---
+
+    @classmethod
+    def _ledger_sql_constraints(cls):
+        """The login is unique per router among services not cancelled, in
+        the database: an exclusion constraint on PostgreSQL (concurrent
+        transactions cannot both insert it). On SQLite trytond would check
+        a parametrised constraint in Python with one OR term per record
+        (a RecursionError for a 1000-service write), so there the Python
+        checks (_check_login_free, check_login_unique) stand alone."""
+        if backend.name == 'sqlite':
+            return []
+        t = cls.__table__()
+        return [
+            ('login_router_exclude',
+                Exclude(t, (t.router, Equal), (t.login, Equal),
+                    where=t.state != 'cancelled'),
+                'isp_billing.msg_service_login_router_exclude'),
+            ]
+
+    @classmethod
+    def check_plan_change_selection(cls, services):
+        """Services whose plan changes together: at least one, none
+        cancelled, all of one kind and one company (one new plan fits
+        them all)"""
+        from ..payment_exceptions import PlanChangeError
+        if not services:
+            raise PlanChangeError(gettext(
+                    'isp_billing.msg_ledger_no_service'))
+        for service in services:
+            if service.state == 'cancelled':
+                raise PlanChangeError(gettext(
+                        'isp_billing.msg_plan_change_cancelled',
+                        service=service.rec_name))
+        if len({s.kind for s in services}) > 1:
+            raise PlanChangeError(gettext(
+                    'isp_billing.msg_plan_change_mixed_kinds',
+                    count=len(services)))
+        if len({s.company for s in services}) > 1:
+            raise PlanChangeError(gettext(
+                    'isp_billing.msg_ledger_mixed_companies'))
+
+    @classmethod
+    def plan_change_rules(cls, services, new_plan, when='now'):
+        "The conversion rule of each service, as staff confirm it"
+        rules = []
+        for service in services:
+            if when == 'renewal':
+                rule = service.plan_change_renewal_rule(new_plan)
+            else:
+                rule = service.plan_change_rule(new_plan)
+            if len(services) > 1:
+                rule = f'{service.rec_name}:\n{rule}'
+            rules.append(rule)
+        return '\n\n'.join(rules)
+
+    @classmethod
+    def _free_login(cls, login, router, taken=()):
+        """Return login suffixed -2, -3... with the first one no service
+        that is not cancelled uses on router (nor in taken)"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        base = login[:58]
+        for n in range(2, 10000):
+            candidate = f'{base}-{n}'
+            if (router, candidate) in taken:
+                continue
+            cursor.execute(*table.select(table.id,
+                    where=(table.router == router)
+                    & (table.login == candidate)
+                    & (table.state != 'cancelled'),
+                    limit=1))
+            if not cursor.fetchone():
+                return candidate
+        return login
+
+    @classmethod
+    def create(cls, vlist):
+        cls._check_login_free([(None, v.get('router'), v.get('login'),
+                        v.get('state') or cls.default_state())
+                    for v in vlist])
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        keys = {}
+        actions = iter(args)
+        for services, values in zip(actions, actions):
+            if not ({'login', 'router'} & values.keys()
+                    or ('state' in values and any(
+                            s.state == 'cancelled' for s in services))):
+                continue
+            for service in services:
+                keys[service.id] = (service.id,
+                    values.get('router', service.router.id),
+                    values.get('login', service.login),
+                    values.get('state', service.state))
+        if keys:
+            cls._check_login_free(list(keys.values()))
+        super().write(*args)
+
+    @classmethod
+    def _check_login_free(cls, keys):
+        """Refuse with a clear message, before the database does, keys
+        (id or None, router id, login, state) that share router and login
+        with one another or with a stored service; cancelled ones aside"""
+        pool = Pool()
+        Router = pool.get('isp.router')
+        keys = [(i, r, l) for i, r, l, s in keys
+            if r is not None and l and s != 'cancelled']
+        if not keys:
+            return
+
+        def refuse(router, login):
+            with without_check_access():
+                router = Router(router).rec_name
+            raise ServiceValidationError(gettext(
+                    'isp_billing.msg_service_login_unique',
+                    login=login, router=router))
+        seen = set()
+        for _, router, login in keys:
+            if (router, login) in seen:
+                refuse(router, login)
+            seen.add((router, login))
+        ids = {i for i, _, _ in keys if i is not None}
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        for sub_keys in grouped_slice(keys, backend.MAX_QUERY_PARAMS // 3):
+            sub_keys = list(sub_keys)
+            logins = list({l for _, _, l in sub_keys})
+            cursor.execute(*table.select(table.id, table.router, table.login,
+                    where=SQL_OPERATORS['in'](table.login, logins)
+                    & (table.state != 'cancelled')))
+            for id_, router, login in cursor:
+                if id_ not in ids and (router, login) in seen:
+                    refuse(router, login)
 
     @classmethod
     @ModelView.button
