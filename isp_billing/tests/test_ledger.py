@@ -37,9 +37,17 @@ def run_wizard(name, records, steps):
         }
     with Transaction().set_context(context):
         session_id, start, _ = Wizard.create()
-        results = []
+        results, shown = [], {}
         for state, data in steps:
-            results.append(Wizard.execute(session_id, data, state))
+            # the client sends back the whole form it was shown
+            data = {name: dict(shown.get(name, {}), **values)
+                for name, values in data.items()}
+            result = Wizard.execute(session_id, data, state)
+            if 'view' in result:
+                view = result['view']
+                shown[view['state']] = {k: v
+                    for k, v in view['defaults'].items() if '.' not in k}
+            results.append(result)
     return results
 
 
@@ -174,3 +182,183 @@ class LedgerTestCase(AccountingMixin, TestCase):
                 super(BaseService, Service).create([values])
             self.assertIn('Another service that is not cancelled',
                 cm.exception.message)
+
+    # --- 5: the Extend wizard saves the chosen reason ---
+
+    def extend_data(self, **values):
+        data = {'days': 2, 'paid': False, 'reason': None, 'note': None,
+            'payment_method': None, 'amount': None, 'reference': None}
+        data.update(values)
+        return {'start': data}
+
+    @with_transaction()
+    def test_extend_reason_no_fallback(self):
+        """No reason is proposed, and the value sao falls back to while it
+        redisplays the selection is "no reason", never Compensation"""
+        pool = Pool()
+        Start = pool.get('isp.service.extend.start')
+        company = self.setup_accounting()
+        with set_company(company):
+            result, = run_wizard(
+                'isp.service.extend', [self.service], [('start', {})])
+            defaults = result['view']['defaults']
+            self.assertIsNone(defaults.get('reason'))
+            self.assertEqual(defaults['services'], [self.service.id])
+            selection = Start.fields_get(['reason'])['reason']
+            self.assertIsNone(selection['selection'][0][0])
+            self.assertFalse(selection['sort'])
+            # what the client re-asks on a change does not touch reason
+            amount = Start.fields_get(['amount'])['amount']
+            self.assertNotIn('reason', amount['on_change_with'])
+            self.assertFalse(selection.get('on_change'))
+
+    @with_transaction()
+    def test_extend_wizard_saves_reason(self):
+        "Each free reason chosen in the wizard is the one recorded"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Extension = pool.get('isp.service.extension')
+        company = self.setup_accounting()
+        with set_company(company):
+            for reason in ['other', 'reward', 'trial', 'compensation']:
+                run_wizard('isp.service.extend', [self.service], [
+                        ('start', {}),
+                        ('extend', self.extend_data(
+                                reason=reason, note='Storm %s' % reason)),
+                        ])
+                extension, = Extension.search([], limit=1)
+                self.assertEqual(extension.reason, reason)
+                self.assertEqual(extension.note, 'Storm %s' % reason)
+            self.assertEqual(Service(self.service.id).state, 'active')
+            # what a racing client sends instead: refused, nothing written
+            count = Extension.search([], count=True)
+            with self.assertRaises(ExtensionError):
+                run_wizard('isp.service.extend', [self.service], [
+                        ('start', {}),
+                        ('extend', self.extend_data(note='no reason')),
+                        ])
+            self.assertEqual(Extension.search([], count=True), count)
+
+    # --- 6: the wizards act on every selected service ---
+
+    @with_transaction()
+    def test_extend_several_services(self):
+        "Extend gives the days to every selected service, or to none"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Extension = pool.get('isp.service.extension')
+        company = self.setup_accounting()
+        with set_company(company):
+            bob = create_service(
+                create_customer('Bob'), self.plan, self.router, login='bob')
+            results = run_wizard('isp.service.extend', [self.service, bob], [
+                    ('start', {}),
+                    ('extend', self.extend_data(reason='other', note='x')),
+                    ])
+            self.assertEqual(sorted(results[0]['view']['defaults']['services']),
+                sorted([self.service.id, bob.id]))
+            for service in [self.service, bob]:
+                service = Service(service.id)
+                self.assertEqual(service.state, 'active')
+                extension, = service.extensions
+                self.assertEqual(extension.reason, 'other')
+            # a cancelled service in the selection: a clear error, no days
+            carol = create_service(
+                create_customer('Carol'), self.plan, self.router,
+                login='carol')
+            Service.cancel([carol])
+            before = Extension.search([], count=True)
+            with self.assertRaises(ExtensionError) as cm:
+                run_wizard('isp.service.extend', [self.service, carol], [
+                        ('start', {}),
+                        ('extend', self.extend_data(reason='trial')),
+                        ])
+            self.assertIn('carol', cm.exception.message)
+            self.assertEqual(Extension.search([], count=True), before)
+
+    @with_transaction()
+    def test_paid_extend_several_services(self):
+        "Paid days for two services of a customer: one invoice, both extended"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Invoice = pool.get('account.invoice')
+        company = self.setup_accounting()
+        with set_company(company):
+            second = create_service(
+                self.customer, self.plan, self.router, login='alice2')
+            result, _ = run_wizard(
+                'isp.service.extend', [self.service, second], [
+                    ('start', {}),
+                    ('extend', self.extend_data(
+                            days=3, paid=True, payment_method=self.cash.id,
+                            amount=Decimal('4.00'))),
+                    ])
+            self.assertEqual(result['view']['defaults']['amount'],
+                Decimal('1.34'))   # 2 x 20 / 30
+            invoice, = Invoice.search([])
+            self.assertEqual(invoice.state, 'paid')
+            self.assertEqual(invoice.total_amount, Decimal('4.00'))
+            for service in [self.service, second]:
+                self.assertEqual(Service(service.id).state, 'active')
+            # two customers cannot share one invoice
+            bob = create_service(
+                create_customer('Bob'), self.plan, self.router, login='bob')
+            with self.assertRaises(UserError):
+                run_wizard('isp.service.extend', [self.service, bob], [
+                        ('start', {}),
+                        ('extend', self.extend_data(
+                                days=3, paid=True,
+                                payment_method=self.cash.id,
+                                amount=Decimal('4.00'))),
+                        ])
+            self.assertEqual(Invoice.search([], count=True), 1)
+
+    @with_transaction()
+    def test_change_plan_several_services(self):
+        "Change Plan converts every selected service, or refuses them all"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        company = self.setup_accounting()
+        with set_company(company):
+            fibre = create_plan('Fibre', price=40).products[0]
+            bob = create_service(
+                create_customer('Bob'), self.plan, self.router, login='bob')
+            Service.extend([self.service, bob], 10, 'trial')
+            start, confirm, _ = run_wizard(
+                'isp.service.change_plan', [self.service, bob], [
+                    ('start', {}),
+                    ('confirm', {'start': {
+                                'plan': fibre.id, 'when': 'now'}}),
+                    ('change', {}),
+                    ])
+            defaults = start['view']['defaults']
+            self.assertEqual(sorted(defaults['services']),
+                sorted([self.service.id, bob.id]))
+            self.assertEqual(defaults['current_plan'], self.plan.products[0].id)
+            rule = confirm['view']['defaults']['rule']
+            self.assertIn('alice', rule)
+            self.assertIn('bob', rule)
+            for service in [self.service, bob]:
+                service = Service(service.id)
+                self.assertEqual(service.plan, fibre)
+                days = (service.paid_until - utcnow()).total_seconds() / 86400
+                self.assertAlmostEqual(days, 5, delta=0.01)
+
+            # a PPPoE service with hotspot ones: no plan fits them all
+            pppoe = create_plan('Fibre PPPoE', kind='pppoe')
+            dave = create_service(
+                create_customer('Dave'), pppoe, self.router, login='dave')
+            with self.assertRaises(PlanChangeError) as cm:
+                run_wizard('isp.service.change_plan', [self.service, dave],
+                    [('start', {})])
+            self.assertIn('not all of one kind', cm.exception.message)
+            Service.cancel([bob])
+            with self.assertRaises(PlanChangeError) as cm:
+                run_wizard('isp.service.change_plan', [self.service, bob],
+                    [('start', {})])
+            self.assertIn('bob', cm.exception.message)
+            # refused at the last step too (the selection is re-checked)
+            with self.assertRaises(PlanChangeError):
+                Service.change_plan([self.service, bob],
+                    self.plan.products[0])
+            self.assertEqual(Service(self.service.id).plan, fibre)
