@@ -22,6 +22,7 @@ REASONS = [
     ('suspension', "Suspension"),
     ('plan_change', "Plan Change"),
     ('other', "Other"),
+    ('credit', "Credit Note"),
     ]
 #: reasons staff may choose for a free extension
 FREE_REASONS = {'trial', 'reward', 'compensation', 'other'}

@@ -363,6 +363,61 @@ class Service(Workflow, ModelSQL, ModelView):
         return '\n\n'.join(rules)
 
     @classmethod
+    def take_back_credited_lines(cls, credit_lines):
+        """Move paid_until back by the service time that posted credit note
+        lines credit (their origin lines), once per origin line: a ledger
+        record (reason credit, negative days, the credit note as invoice)
+        per credit note and service; a service whose paid time is now past
+        expires. Origin lines never paid gave no time: they are only marked,
+        so paying them later gives none either."""
+        pool = Pool()
+        Line = pool.get('account.invoice.line')
+        Extension = pool.get('isp.service.extension')
+        groups = {}
+        for line in credit_lines:
+            origin = line.origin
+            groups.setdefault(
+                (line.invoice, origin.isp_service), []).append((line, origin))
+        services = cls.browse(list({s.id for _, s in groups}))
+        cls.lock(services)
+        services = {s.id: s for s in cls.browse([s.id for s in services])}
+        now = dt.datetime.now(dt.timezone.utc).replace(
+            tzinfo=None, microsecond=0)
+        origins, extensions, to_expire = [], [], []
+        for (invoice, service), pairs in groups.items():
+            service = services[service.id]
+            taken = dt.timedelta(0)
+            for line, origin in pairs:
+                origin.isp_credited_by = line
+                origins.append(origin)
+                if (origin.isp_payment and origin.isp_period_start
+                        and origin.isp_period_end):
+                    share = min(abs(line.quantity or 0)
+                        / (abs(origin.quantity or 0) or 1), 1)
+                    taken += (origin.isp_period_end
+                        - origin.isp_period_start) * share
+            before = service.paid_until
+            if not taken or before is None:
+                continue
+            after = before - taken
+            extensions.append(Extension.record(
+                    service, before, after, 'credit', paid=True,
+                    invoice=invoice, now=now,
+                    note=gettext('isp_billing.msg_extension_note_credit',
+                        credit=invoice.rec_name,
+                        invoice=pairs[0][1].invoice.rec_name)))
+            service.paid_until = after
+            if service.state == 'active' and after <= now:
+                to_expire.append(service)
+        with without_check_access():
+            Line.save(origins)
+            Extension.save(extensions)
+            cls.save(list(services.values()))
+            if to_expire:
+                cls.expire(to_expire)
+        return extensions
+
+    @classmethod
     def _free_login(cls, login, router, taken=()):
         """Return login suffixed -2, -3... with the first one no service
         that is not cancelled uses on router (nor in taken)"""

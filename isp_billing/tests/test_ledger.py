@@ -362,3 +362,90 @@ class LedgerTestCase(AccountingMixin, TestCase):
                 Service.change_plan([self.service, bob],
                     self.plan.products[0])
             self.assertEqual(Service(self.service.id).plan, fibre)
+
+    # --- 7c: a credit note takes the paid time back ---
+
+    def credit(self, invoice, refund=False):
+        Invoice = Pool().get('account.invoice')
+        credit_note, = Invoice.credit([invoice], refund=refund)
+        if not refund:
+            Invoice.post([credit_note])
+        return Invoice(credit_note.id)
+
+    @with_transaction()
+    def test_credit_note_takes_time_back(self):
+        "Crediting a paid renewal moves paid_until back once, then expires"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Invoice = pool.get('account.invoice')
+        Extension = pool.get('isp.service.extension')
+        company = self.setup_accounting()
+        with set_company(company):
+            first = Service.pay_renewal([self.service], 1, self.cash)
+            paid_until_1 = Service(self.service.id).paid_until
+            second = Service.pay_renewal([self.service], 2, self.cash)
+            paid_until_3 = Service(self.service.id).paid_until
+
+            credit_note = self.credit(second)
+            self.assertEqual(credit_note.state, 'posted')
+            service = Service(self.service.id)
+            self.assertEqual(service.paid_until, paid_until_1)
+            self.assertEqual(service.state, 'active')
+            record, = Extension.search([('reason', '=', 'credit')])
+            self.assertEqual(record.invoice, credit_note)
+            self.assertEqual(record.paid_until_before, paid_until_3)
+            self.assertEqual(record.paid_until_after, paid_until_1)
+            self.assertLess(record.days, -58)
+            self.assertIn(second.rec_name, record.note)
+            for line in second.lines:
+                self.assertIsNotNone(line.isp_credited_by)
+
+            # posted again, or credited again: nothing more is taken
+            Invoice._post([credit_note])
+            again = self.credit(Invoice(second.id))
+            self.assertEqual(again.state, 'posted')
+            self.assertEqual(
+                Service(self.service.id).paid_until, paid_until_1)
+            self.assertEqual(
+                Extension.search([('reason', '=', 'credit')], count=True), 1)
+
+            # the first period credited too: no paid time left, expired
+            self.credit(first)
+            service = Service(self.service.id)
+            self.assertLessEqual(service.paid_until, utcnow())
+            self.assertEqual(service.state, 'expired')
+            self.assertEqual(service.sync_status, 'pending')
+            self.assertEqual(
+                Extension.search([('reason', '=', 'credit')], count=True), 2)
+
+    @with_transaction()
+    def test_credit_unpaid_renewal(self):
+        "A credited bill gives no time, refunded or paid later"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Invoice = pool.get('account.invoice')
+        Extension = pool.get('isp.service.extension')
+        company = self.setup_accounting()
+        with set_company(company):
+            bill = Service.bill_renewal([self.service], 1)
+            refund = self.credit(bill, refund=True)
+            self.assertEqual(refund.state, 'posted')
+            self.assertIsNotNone(bill.lines[0].isp_credited_by)
+            self.assertEqual(Invoice(bill.id).state, 'cancelled')
+            service = Service(self.service.id)
+            self.assertEqual(service.state, 'draft')
+            self.assertIsNone(service.paid_until)
+            self.assertEqual(service.payments, ())
+
+            # credited without refund, then paid anyway: still no time
+            bill = Service.bill_renewal([self.service], 1)
+            self.credit(bill)
+            bill = Invoice(bill.id)
+            bill.isp_pay(bill.amount_to_pay, self.cash)
+            Invoice.process([bill])
+            self.assertEqual(Invoice(bill.id).state, 'paid')
+            service = Service(self.service.id)
+            self.assertEqual(service.state, 'draft')
+            self.assertIsNone(service.paid_until)
+            self.assertEqual(
+                Extension.search([('reason', '=', 'credit')], count=True), 0)
