@@ -339,7 +339,9 @@ class Service(metaclass=PoolMeta):
         else:
             prices = [cls.extension_price(s, days) for s in services]
         price = sum(prices, Decimal(0))
-        amount = cls.check_amount(amount, price)
+        # the customer pays the total with taxes: compare like with like
+        total = cls.taxed_total(services, periods, plan=plan, days=days)
+        amount = cls.check_amount(amount, total)
 
         company = services[0].company
         customer = services[0].customer
@@ -353,7 +355,7 @@ class Service(metaclass=PoolMeta):
             invoice.on_change_type()
             invoice.on_change_party()
             lines = []
-            discount = price - amount
+            discount = cls.untaxed_discount(price, total, amount)
             for n, (service, service_price) in enumerate(
                     zip(services, prices)):
                 line_plan = plan or service.renewal_plan
@@ -401,6 +403,7 @@ class Service(metaclass=PoolMeta):
                         line.product = None
                         lines.append(line)
             invoice.lines = lines
+            cls.match_total(invoice, amount)
             invoice.save()
             Invoice.post([invoice])
         return invoice
@@ -523,7 +526,7 @@ class Service(metaclass=PoolMeta):
             payment = Payment(
                 service=service, customer=service.customer,
                 company=service.company, date=now, invoice=invoice,
-                amount=sum((l.amount for l in slines), Decimal(0)),
+                amount=cls.paid_amount(invoice, slines),
                 currency=invoice.currency, payment_method=method_id,
                 journal=journal, plan=plan,
                 periods=sum(l.isp_periods or 0 for l in slines),

@@ -2,6 +2,7 @@
 import datetime as dt
 import ipaddress
 import re
+from decimal import Decimal
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -416,6 +417,96 @@ class Service(Workflow, ModelSQL, ModelView):
             if to_expire:
                 cls.expire(to_expire)
         return extensions
+
+    # the customer pays the invoice total, taxes included: prices shown and
+    # amounts checked are totals computed as the invoice computes them
+
+    @staticmethod
+    def _lines_total(invoice, lines):
+        "Total with taxes of the unsaved invoice with lines"
+        currency = invoice.currency
+        invoice.lines = lines
+        untaxed = sum((l.on_change_with_amount() for l in lines), Decimal(0))
+        taxes = invoice._get_taxes()
+        tax = sum((t.amount for t in taxes.values()), Decimal(0))
+        return currency.round(untaxed) + currency.round(tax)
+
+    @classmethod
+    def taxed_total(cls, services, periods=None, plan=None, days=None):
+        """What the customer pays for periods of plan (default: each
+        service's renewal plan) or for days of each service's plan"""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        if not services:
+            return Decimal(0)
+        company = services[0].company
+        with without_check_access(), Transaction().set_context(
+                company=company.id):
+            invoice = Invoice(type='out', company=company,
+                party=services[0].customer, currency=company.currency)
+            invoice.on_change_type()
+            invoice.on_change_party()
+            lines = []
+            for service in services:
+                if days is not None:
+                    lines.append(cls._invoice_line(invoice, service,
+                            service.plan, cls.extension_price(service, days),
+                            '', None, None, days=days))
+                    continue
+                line_plan = plan or service.renewal_plan
+                for _ in range(periods or 0):
+                    lines.append(cls._invoice_line(invoice, service,
+                            line_plan, cls.plan_price(line_plan, company),
+                            '', None, None, periods=1))
+            return cls._lines_total(invoice, lines)
+
+    @staticmethod
+    def untaxed_discount(price, total, amount):
+        """The untaxed discount that brings total (taxes included) down to
+        amount, for lines of untaxed price"""
+        if not total or amount >= total:
+            return Decimal(0)
+        return (price * (total - amount) / total).quantize(Decimal('0.01'))
+
+    @classmethod
+    def match_total(cls, invoice, amount):
+        """Adjust the discount lines of the unsaved invoice by cents so its
+        total with taxes is amount (a rounding of the tax may leave a cent;
+        then the total stays the nearest above)"""
+        if amount is None:
+            return
+        lines = list(invoice.lines)
+        discounts = [l for l in lines if l.product is None
+            and l.isp_service and (l.unit_price or 0) < 0]
+        if not discounts:
+            return
+        cent = Decimal('0.01')
+        line = discounts[-1]
+        best = None
+        for _ in range(6):
+            total = cls._lines_total(invoice, lines)
+            if best is None or (total >= amount
+                    and (best[0] < amount or total < best[0])):
+                best = (total, line.unit_price)
+            if total == amount:
+                return
+            step = ((total - amount) / 2).quantize(cent) or (
+                cent if total > amount else -cent)
+            line.unit_price -= step
+        line.unit_price = best[1]
+        invoice.lines = lines
+
+    @staticmethod
+    def paid_amount(invoice, lines):
+        """The part of the invoice total (taxes included) paid for lines
+        (the lines of one service)"""
+        untaxed = sum((l.amount for l in lines), Decimal(0))
+        if not invoice.untaxed_amount:
+            return untaxed
+        if set(lines) >= {l for l in invoice.lines if l.type == 'line'}:
+            return invoice.total_amount
+        return invoice.currency.round(
+            invoice.total_amount * untaxed / invoice.untaxed_amount)
 
     @classmethod
     def _free_login(cls, login, router, taken=()):

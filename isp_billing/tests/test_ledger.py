@@ -449,3 +449,95 @@ class LedgerTestCase(AccountingMixin, TestCase):
             self.assertIsNone(service.paid_until)
             self.assertEqual(
                 Extension.search([('reason', '=', 'credit')], count=True), 0)
+
+    # --- 7d: a taxed plan: what is shown, checked, invoiced and recorded ---
+
+    def add_vat(self, rate='0.16'):
+        pool = Pool()
+        Account = pool.get('account.account')
+        Category = pool.get('product.category')
+        Tax = pool.get('account.tax')
+        account, = Account.search([('code', '=', '6.3.6')], limit=1)
+        tax, = Tax.create([{'name': 'VAT', 'description': 'VAT 16%',
+                    'type': 'percentage', 'rate': Decimal(rate),
+                    'invoice_account': account.id,
+                    'credit_note_account': account.id}])
+        category, = Category.search([('name', '=', 'Internet')])
+        Category.write([category], {'customer_taxes': [('add', [tax.id])]})
+        return tax
+
+    def pay_data(self, **values):
+        data = {'periods': 1, 'plan': None, 'payment_method': self.cash.id,
+            'reference': None}
+        data.update(values)
+        return {'start': data}
+
+    @with_transaction()
+    def test_taxed_plan_payment(self):
+        "16% VAT: the wizard, the invoice and the payment show 23.20"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Configuration = pool.get('isp.configuration')
+        company = self.setup_accounting()
+        with set_company(company):
+            self.add_vat()
+            start, _ = run_wizard(
+                'isp.service.register_payment', [self.service], [
+                    ('start', {}), ('pay', self.pay_data())])
+            defaults = start['view']['defaults']
+            self.assertEqual(defaults['price'], Decimal('23.20'))
+            self.assertEqual(defaults['amount'], Decimal('23.20'))
+            service = Service(self.service.id)
+            payment, = service.payments
+            self.assertEqual(payment.amount, Decimal('23.20'))
+            self.assertEqual(payment.invoice.untaxed_amount, Decimal('20'))
+            self.assertEqual(payment.invoice.total_amount, Decimal('23.20'))
+            self.assertEqual(payment.invoice.state, 'paid')
+            self.assertEqual(service.state, 'active')
+            self.assertGreater(
+                service.paid_until, utcnow() + dt.timedelta(days=27))
+
+            # the untaxed price is not what the customer owes
+            with self.assertRaises(UserError):
+                Service.pay_renewal(
+                    [self.service], 1, self.cash, amount=Decimal('20'))
+            # a discount is counted on the total with taxes
+            config = Configuration(1)
+            config.allow_discount = True
+            config.save()
+            with self.assertRaises(UserError):
+                Service.pay_renewal(
+                    [self.service], 1, self.cash, amount=Decimal('23.21'))
+            for amount in ['20.00', '17.03', '0.05']:
+                invoice = Service.pay_renewal(
+                    [self.service], 1, self.cash, amount=Decimal(amount))
+                self.assertEqual(invoice.total_amount, Decimal(amount))
+                self.assertEqual(invoice.state, 'paid')
+                payment, = [p for p in Service(self.service.id).payments
+                    if p.invoice == invoice]
+                self.assertEqual(payment.amount, Decimal(amount))
+
+    @with_transaction()
+    def test_taxed_plan_paid_extension(self):
+        "16% VAT on paid days: the wizard proposes the total with taxes"
+        pool = Pool()
+        Service = pool.get('isp.service')
+        company = self.setup_accounting()
+        with set_company(company):
+            self.add_vat()
+            second = create_service(
+                self.customer, self.plan, self.router, login='alice2')
+            start, _ = run_wizard(
+                'isp.service.extend', [self.service, second], [
+                    ('start', {}),
+                    ('extend', self.extend_data(days=3, paid=True,
+                            payment_method=self.cash.id,
+                            amount=Decimal('4.64'))),
+                    ])
+            self.assertEqual(start['view']['defaults']['amount'],
+                Decimal('1.55'))   # (0.67 + 0.67) x 1.16, tax rounded once
+            for service in [self.service, second]:
+                payment, = Service(service.id).payments
+                self.assertEqual(payment.amount, Decimal('2.32'))
+                self.assertEqual(payment.invoice.total_amount,
+                    Decimal('4.64'))

@@ -43,6 +43,7 @@ class ExtendStart(ModelView):
         domain=[('company', '=', Eval('company', -1))],
         states={'invisible': ~Eval('paid'), 'required': Bool(Eval('paid'))})
     amount = fields.Numeric("Amount", digits=(16, 2),
+        help="What the customer pays, taxes included.",
         states={'invisible': ~Eval('paid'), 'required': Bool(Eval('paid'))})
     reference = fields.Char("Reference", states={'invisible': ~Eval('paid')})
     note = fields.Text("Note")
@@ -59,8 +60,7 @@ class ExtendStart(ModelView):
     def on_change_with_amount(self):
         Service = Pool().get('isp.service')
         if self.services and self.days and self.days > 0:
-            return sum((Service.extension_price(s, self.days)
-                    for s in self.services), Decimal(0))
+            return Service.taxed_total(list(self.services), days=self.days)
         return Decimal(0)
 
 
@@ -82,8 +82,7 @@ class Extend(Wizard):
         if services:
             values['services'] = [s.id for s in services]
             values['company'] = services[0].company.id
-            values['amount'] = sum((Service.extension_price(s, 1)
-                    for s in services), Decimal(0))
+            values['amount'] = Service.taxed_total(services, days=1)
         return values
 
     def transition_extend(self):
