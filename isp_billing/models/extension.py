@@ -24,6 +24,7 @@ REASONS = [
     ('plan_change', "Plan Change"),
     ('correction', "Correction"),
     ('other', "Other"),
+    ('credit', "Credit Note"),
     ]
 #: reasons staff may choose for a free extension
 FREE_REASONS = {'trial', 'reward', 'compensation', 'other'}

@@ -37,10 +37,27 @@ class Invoice(metaclass=PoolMeta):
         pool = Pool()
         Service = pool.get('isp.service')
         super().paid(invoices)
+        # a credited line buys nothing, even if the invoice gets paid later
         lines = [l for i in invoices for l in i.lines
-            if l.isp_service and not l.isp_payment]
+            if l.isp_service and not l.isp_payment
+            and not l.isp_credited_by]
         if lines:
             Service.apply_paid_lines(lines)
+
+    @classmethod
+    def _post(cls, invoices):
+        """A posted credit note takes back the service time its lines
+        credit: the accounting event, whatever created the note (the Credit
+        wizard with or without refund, or by hand with origin lines)"""
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Line = pool.get('account.invoice.line')
+        super()._post(invoices)
+        lines = [l for i in invoices for l in i.lines
+            if isinstance(l.origin, Line) and l.origin.isp_service
+            and l.origin.invoice != i and not l.origin.isp_credited_by]
+        if lines:
+            Service.take_back_credited_lines(lines)
 
     def isp_pay(self, amount, payment_method, date=None, description=None):
         """Record a payment of amount with the method and reconcile it.
@@ -95,17 +112,25 @@ class InvoiceLine(metaclass=PoolMeta):
         ondelete='RESTRICT', states=_isp_states,
         help="The service time given for this line: set once, when the "
         "invoice is paid.")
+    isp_credited_by = fields.Many2One(
+        'account.invoice.line', "Credited By", readonly=True,
+        ondelete='RESTRICT', states=_isp_states,
+        help="The credit note line that took this line's service time back "
+        "(once).")
     del _isp_states
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        # the period actually bought is known when the invoice gets paid
+        # the period actually bought is known when the invoice gets paid;
+        # the credit note comes after the posting
         cls._check_modify_exclude |= {
-            'isp_payment', 'isp_period_start', 'isp_period_end'}
+            'isp_payment', 'isp_period_start', 'isp_period_end',
+            'isp_credited_by'}
 
     @classmethod
     def copy(cls, lines, default=None):
         default = default.copy() if default is not None else {}
         default.setdefault('isp_payment')
+        default.setdefault('isp_credited_by')
         return super().copy(lines, default=default)

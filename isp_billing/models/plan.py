@@ -8,6 +8,7 @@ from trytond.i18n import gettext
 from trytond.model import Unique, fields
 from trytond.pool import PoolMeta
 from trytond.pyson import Eval
+from trytond.transaction import without_check_access
 
 from .. import routeros
 from ..exceptions import PlanValidationError
@@ -132,11 +133,18 @@ class Template(metaclass=PoolMeta):
 
     @classmethod
     def _free_profile_name(cls, name):
+        """A profile name no other plan holds, archived plans included: the
+        unique constraint covers every row, and an archived plan keeps its
+        profile (it may be restored)"""
         base = profile_slug(name)
         candidate, n = base, 1
-        while cls.search([('router_profile', '=', candidate)], limit=1):
-            n += 1
-            candidate = f'{base}-{n}'
+        with without_check_access():
+            while cls.search([
+                        ('router_profile', '=', candidate),
+                        ('active', 'in', [True, False]),
+                        ], limit=1):
+                n += 1
+                candidate = f'{base}-{n}'
         return candidate
 
     @classmethod

@@ -14,10 +14,13 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
 
+from sql.operators import Equal
+
 from trytond import backend
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model import (
+    Exclude, Index, ModelSQL, ModelView, Workflow, fields)
 from trytond.model.exceptions import AccessError
 from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
@@ -155,6 +158,7 @@ class Service(Workflow, ModelSQL, ModelView):
                     (t.paid_until, Index.Range())),
                 })
         cls._order = [('paid_until', 'DESC NULLS FIRST'), ('id', 'DESC')]
+        cls._sql_constraints += cls._ledger_sql_constraints()
         cls._transitions |= {
             ('draft', 'active'),
             ('expired', 'active'),
@@ -357,6 +361,9 @@ class Service(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def copy(cls, services, default=None):
+        """A copy is a new draft connection of the customer: a fresh login
+        (the original's plus a number, unique on its router) and no device
+        addresses (they belong to the original's equipment)"""
         default = default.copy() if default is not None else {}
         default.setdefault('state', 'draft')
         default.setdefault('paid_until')
@@ -367,6 +374,16 @@ class Service(Workflow, ModelSQL, ModelView):
         default.setdefault('payments')
         default.setdefault('invoice_lines')
         default.setdefault('extensions')
+        default.setdefault('mac_address')
+        default.setdefault('ip_address')
+        if 'login' not in default:
+            taken = set()
+
+            def login(data):
+                new = cls._free_login(data['login'], data['router'], taken)
+                taken.add((data['router'], new))
+                return new
+            default['login'] = login
         return super().copy(services, default=default)
 
     # --- rights: paid time only through the ledger ---
@@ -692,7 +709,9 @@ class Service(Workflow, ModelSQL, ModelView):
         else:
             prices = [cls.extension_price(s, days) for s in services]
         price = sum(prices, Decimal(0))
-        amount = cls.check_amount(amount, price)
+        # the customer pays the total with taxes: compare like with like
+        total = cls.taxed_total(services, periods, plan=plan, days=days)
+        amount = cls.check_amount(amount, total)
 
         company = services[0].company
         customer = services[0].customer
@@ -706,7 +725,7 @@ class Service(Workflow, ModelSQL, ModelView):
             invoice.on_change_type()
             invoice.on_change_party()
             lines = []
-            discount = price - amount
+            discount = cls.untaxed_discount(price, total, amount)
             for n, (service, service_price) in enumerate(
                     zip(services, prices)):
                 line_plan = plan or service.renewal_plan
@@ -754,6 +773,7 @@ class Service(Workflow, ModelSQL, ModelView):
                         line.product = None
                         lines.append(line)
             invoice.lines = lines
+            cls.match_total(invoice, amount)
             invoice.save()
             Invoice.post([invoice])
         return invoice
@@ -876,7 +896,7 @@ class Service(Workflow, ModelSQL, ModelView):
             payment = Payment(
                 service=service, customer=service.customer,
                 company=service.company, date=now, invoice=invoice,
-                amount=sum((l.amount for l in slines), Decimal(0)),
+                amount=cls.paid_amount(invoice, slines),
                 currency=invoice.currency, payment_method=method_id,
                 journal=journal, plan=plan,
                 periods=sum(l.isp_periods or 0 for l in slines),
@@ -1070,6 +1090,286 @@ class Service(Workflow, ModelSQL, ModelView):
             Extension.save(extensions)
             cls.save(services)
         return extensions
+
+    # --- ledger: credit notes, copy, login constraint ---
+
+    @classmethod
+    def _ledger_sql_constraints(cls):
+        """The login is unique per router among services not cancelled, in
+        the database: an exclusion constraint on PostgreSQL (concurrent
+        transactions cannot both insert it). On SQLite trytond would check
+        a parametrised constraint in Python with one OR term per record
+        (a RecursionError for a 1000-service write), so there the Python
+        checks (_check_login_free, check_login_unique) stand alone."""
+        if backend.name == 'sqlite':
+            return []
+        t = cls.__table__()
+        return [
+            ('login_router_exclude',
+                Exclude(t, (t.router, Equal), (t.login, Equal),
+                    where=t.state != 'cancelled'),
+                'isp_billing.msg_service_login_router_exclude'),
+            ]
+
+    @classmethod
+    def check_plan_change_selection(cls, services):
+        """Services whose plan changes together: at least one, none
+        cancelled, all of one kind and one company (one new plan fits
+        them all)"""
+        if not services:
+            raise PlanChangeError(gettext(
+                    'isp_billing.msg_ledger_no_service'))
+        for service in services:
+            if service.state == 'cancelled':
+                raise PlanChangeError(gettext(
+                        'isp_billing.msg_plan_change_cancelled',
+                        service=service.rec_name))
+        if len({s.kind for s in services}) > 1:
+            raise PlanChangeError(gettext(
+                    'isp_billing.msg_plan_change_mixed_kinds',
+                    count=len(services)))
+        if len({s.company for s in services}) > 1:
+            raise PlanChangeError(gettext(
+                    'isp_billing.msg_ledger_mixed_companies'))
+
+    @classmethod
+    def plan_change_rules(cls, services, new_plan, when='now'):
+        "The conversion rule of each service, as staff confirm it"
+        rules = []
+        for service in services:
+            if when == 'renewal':
+                rule = service.plan_change_renewal_rule(new_plan)
+            else:
+                rule = service.plan_change_rule(new_plan)
+            if len(services) > 1:
+                rule = f'{service.rec_name}:\n{rule}'
+            rules.append(rule)
+        return '\n\n'.join(rules)
+
+    @classmethod
+    def take_back_credited_lines(cls, credit_lines):
+        """Move paid_until back by the service time that posted credit note
+        lines credit (their origin lines), once per origin line: a ledger
+        record (reason credit, negative days, the credit note as invoice)
+        per credit note and service; a service whose paid time is now past
+        expires. Origin lines never paid gave no time: they are only marked,
+        so paying them later gives none either."""
+        pool = Pool()
+        Line = pool.get('account.invoice.line')
+        Extension = pool.get('isp.service.extension')
+        groups = {}
+        for line in credit_lines:
+            origin = line.origin
+            groups.setdefault(
+                (line.invoice, origin.isp_service), []).append((line, origin))
+        services = cls.browse(list({s.id for _, s in groups}))
+        cls.lock(services)
+        services = {s.id: s for s in cls.browse([s.id for s in services])}
+        now = utcnow()
+        origins, extensions, to_expire = [], [], []
+        for (invoice, service), pairs in groups.items():
+            service = services[service.id]
+            taken = dt.timedelta(0)
+            for line, origin in pairs:
+                origin.isp_credited_by = line
+                origins.append(origin)
+                if (origin.isp_payment and origin.isp_period_start
+                        and origin.isp_period_end):
+                    share = min(abs(line.quantity or 0)
+                        / (abs(origin.quantity or 0) or 1), 1)
+                    taken += (origin.isp_period_end
+                        - origin.isp_period_start) * share
+            before = service.paid_until
+            if not taken or before is None:
+                continue
+            after = before - taken
+            extensions.append(Extension.record(
+                    service, before, after, 'credit', paid=True,
+                    invoice=invoice, now=now,
+                    note=gettext('isp_billing.msg_extension_note_credit',
+                        credit=invoice.rec_name,
+                        invoice=pairs[0][1].invoice.rec_name)))
+            service.paid_until = after
+            if service.state == 'active' and after <= now:
+                to_expire.append(service)
+        with without_check_access():
+            Line.save(origins)
+            Extension.save(extensions)
+            cls.save(list(services.values()))
+            if to_expire:
+                cls.expire(to_expire)
+        return extensions
+
+    # the customer pays the invoice total, taxes included: prices shown and
+    # amounts checked are totals computed as the invoice computes them
+
+    @staticmethod
+    def _lines_total(invoice, lines):
+        "Total with taxes of the unsaved invoice with lines"
+        currency = invoice.currency
+        invoice.lines = lines
+        untaxed = sum((l.on_change_with_amount() for l in lines), Decimal(0))
+        taxes = invoice._get_taxes()
+        tax = sum((t.amount for t in taxes.values()), Decimal(0))
+        return currency.round(untaxed) + currency.round(tax)
+
+    @classmethod
+    def taxed_total(cls, services, periods=None, plan=None, days=None):
+        """What the customer pays for periods of plan (default: each
+        service's renewal plan) or for days of each service's plan"""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        if not services:
+            return Decimal(0)
+        company = services[0].company
+        with without_check_access(), Transaction().set_context(
+                company=company.id):
+            invoice = Invoice(type='out', company=company,
+                party=services[0].customer, currency=company.currency)
+            invoice.on_change_type()
+            invoice.on_change_party()
+            lines = []
+            for service in services:
+                if days is not None:
+                    lines.append(cls._invoice_line(invoice, service,
+                            service.plan, cls.extension_price(service, days),
+                            '', None, None, days=days))
+                    continue
+                line_plan = plan or service.renewal_plan
+                for _ in range(periods or 0):
+                    lines.append(cls._invoice_line(invoice, service,
+                            line_plan, cls.plan_price(line_plan, company),
+                            '', None, None, periods=1))
+            return cls._lines_total(invoice, lines)
+
+    @staticmethod
+    def untaxed_discount(price, total, amount):
+        """The untaxed discount that brings total (taxes included) down to
+        amount, for lines of untaxed price"""
+        if not total or amount >= total:
+            return Decimal(0)
+        return (price * (total - amount) / total).quantize(Decimal('0.01'))
+
+    @classmethod
+    def match_total(cls, invoice, amount):
+        """Adjust the discount lines of the unsaved invoice by cents so its
+        total with taxes is amount (a rounding of the tax may leave a cent;
+        then the total stays the nearest above)"""
+        if amount is None:
+            return
+        lines = list(invoice.lines)
+        discounts = [l for l in lines if l.product is None
+            and l.isp_service and (l.unit_price or 0) < 0]
+        if not discounts:
+            return
+        cent = Decimal('0.01')
+        line = discounts[-1]
+        best = None
+        for _ in range(6):
+            total = cls._lines_total(invoice, lines)
+            if best is None or (total >= amount
+                    and (best[0] < amount or total < best[0])):
+                best = (total, line.unit_price)
+            if total == amount:
+                return
+            step = ((total - amount) / 2).quantize(cent) or (
+                cent if total > amount else -cent)
+            line.unit_price -= step
+        line.unit_price = best[1]
+        invoice.lines = lines
+
+    @staticmethod
+    def paid_amount(invoice, lines):
+        """The part of the invoice total (taxes included) paid for lines
+        (the lines of one service)"""
+        untaxed = sum((l.amount for l in lines), Decimal(0))
+        if not invoice.untaxed_amount:
+            return untaxed
+        if set(lines) >= {l for l in invoice.lines if l.type == 'line'}:
+            return invoice.total_amount
+        return invoice.currency.round(
+            invoice.total_amount * untaxed / invoice.untaxed_amount)
+
+    @classmethod
+    def _free_login(cls, login, router, taken=()):
+        """Return login suffixed -2, -3... with the first one no service
+        that is not cancelled uses on router (nor in taken)"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        base = login[:58]
+        for n in range(2, 10000):
+            candidate = f'{base}-{n}'
+            if (router, candidate) in taken:
+                continue
+            cursor.execute(*table.select(table.id,
+                    where=(table.router == router)
+                    & (table.login == candidate)
+                    & (table.state != 'cancelled'),
+                    limit=1))
+            if not cursor.fetchone():
+                return candidate
+        return login
+
+    @classmethod
+    def create(cls, vlist):
+        cls._check_login_free([(None, v.get('router'), v.get('login'),
+                        v.get('state') or cls.default_state())
+                    for v in vlist])
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        keys = {}
+        actions = iter(args)
+        for services, values in zip(actions, actions):
+            if not ({'login', 'router'} & values.keys()
+                    or ('state' in values and any(
+                            s.state == 'cancelled' for s in services))):
+                continue
+            for service in services:
+                keys[service.id] = (service.id,
+                    values.get('router', service.router.id),
+                    values.get('login', service.login),
+                    values.get('state', service.state))
+        if keys:
+            cls._check_login_free(list(keys.values()))
+        super().write(*args)
+
+    @classmethod
+    def _check_login_free(cls, keys):
+        """Refuse with a clear message, before the database does, keys
+        (id or None, router id, login, state) that share router and login
+        with one another or with a stored service; cancelled ones aside"""
+        pool = Pool()
+        Router = pool.get('isp.router')
+        keys = [(i, r, l) for i, r, l, s in keys
+            if r is not None and l and s != 'cancelled']
+        if not keys:
+            return
+
+        def refuse(router, login):
+            with without_check_access():
+                router = Router(router).rec_name
+            raise ServiceValidationError(gettext(
+                    'isp_billing.msg_service_login_unique',
+                    login=login, router=router))
+        seen = set()
+        for _, router, login in keys:
+            if (router, login) in seen:
+                refuse(router, login)
+            seen.add((router, login))
+        ids = {i for i, _, _ in keys if i is not None}
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        for sub_keys in grouped_slice(keys, backend.MAX_QUERY_PARAMS // 3):
+            sub_keys = list(sub_keys)
+            logins = list({l for _, _, l in sub_keys})
+            cursor.execute(*table.select(table.id, table.router, table.login,
+                    where=SQL_OPERATORS['in'](table.login, logins)
+                    & (table.state != 'cancelled')))
+            for id_, router, login in cursor:
+                if id_ not in ids and (router, login) in seen:
+                    refuse(router, login)
 
     # --- correction of paid time (administrators) ---
 

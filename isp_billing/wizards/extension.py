@@ -1,10 +1,9 @@
-"""Extend a service by days: free (trial, reward, ...) or paid."""
+"""Extend the selected services by days: free (trial, reward, ...) or paid."""
 from decimal import Decimal
 
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
-from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 
@@ -12,16 +11,28 @@ class ExtendStart(ModelView):
     "Extend Service"
     __name__ = 'isp.service.extend.start'
 
-    service = fields.Many2One('isp.service', "Service",
-        context={'company': Eval('company', -1)}, depends={'company'}, readonly=True)
+    services = fields.Many2Many('isp.service', None, None, "Services",
+        context={'company': Eval('company', -1)}, depends={'company'},
+        readonly=True)
     company = fields.Many2One('company.company', "Company", readonly=True)
     days = fields.Integer("Days", required=True)
+    # No default and an empty first entry: sao rebuilds the options of a
+    # selection on every redisplay and puts its value back only after a
+    # deferred callback; a button clicked in that window (the note's blur
+    # redisplays the form) makes the client read the FIRST option. It was
+    # "Compensation" (and the default), so a chosen Other/Reward/Trial was
+    # silently saved as Compensation. Now that read gives no reason, which
+    # is refused, never a wrong one.
     reason = fields.Selection([
+            (None, ""),
             ('trial', "Trial"),
             ('reward', "Reward"),
             ('compensation', "Compensation"),
             ('other', "Other"),
-            ], "Reason", states={'required': ~Eval('paid')},
+            ], "Reason", sort=False, states={
+            'required': ~Eval('paid'),
+            'invisible': Bool(Eval('paid')),
+            },
         help="Why the days are given (free extensions).")
     paid = fields.Boolean("Paid",
         help="The customer pays for the days: an invoice is created and "
@@ -32,6 +43,7 @@ class ExtendStart(ModelView):
         domain=[('company', '=', Eval('company', -1))],
         states={'invisible': ~Eval('paid'), 'required': Bool(Eval('paid'))})
     amount = fields.Numeric("Amount", digits=(16, 2),
+        help="What the customer pays, taxes included.",
         states={'invisible': ~Eval('paid'), 'required': Bool(Eval('paid'))})
     reference = fields.Char("Reference", states={'invisible': ~Eval('paid')})
     note = fields.Text("Note")
@@ -41,14 +53,14 @@ class ExtendStart(ModelView):
         return 1
 
     @classmethod
-    def default_reason(cls):
-        return 'compensation'
+    def default_paid(cls):
+        return False
 
-    @fields.depends('service', 'days', 'paid')
+    @fields.depends('services', 'days')
     def on_change_with_amount(self):
         Service = Pool().get('isp.service')
-        if self.service and self.days and self.days > 0:
-            return Service.extension_price(self.service, self.days)
+        if self.services and self.days and self.days > 0:
+            return Service.taxed_total(list(self.services), days=self.days)
         return Decimal(0)
 
 
@@ -65,17 +77,17 @@ class Extend(Wizard):
 
     def default_start(self, fields):
         Service = Pool().get('isp.service')
-        service = self.record
-        values = {'days': 1, 'reason': 'compensation', 'paid': False}
-        if service:
-            values['service'] = service.id
-            values['company'] = service.company.id
-            values['amount'] = Service.extension_price(service, 1)
+        services = self.records
+        values = {}
+        if services:
+            values['services'] = [s.id for s in services]
+            values['company'] = services[0].company.id
+            values['amount'] = Service.taxed_total(services, days=1)
         return values
 
     def transition_extend(self):
         Service = Pool().get('isp.service')
-        services = [self.record]
+        services = list(self.records)
         if self.start.paid:
             Service.pay_extension(
                 services, self.start.days, self.start.payment_method,

@@ -39,10 +39,11 @@ class RegisterPaymentStart(ModelView):
         context={'company': Eval('company', -1)}, depends={'company'},
         domain=[('company', '=', Eval('company', -1))],
         help="Required to pay; not used to bill only.")
-    price = fields.Numeric("Price", digits=(16, 2), readonly=True)
+    price = fields.Numeric("Price", digits=(16, 2), readonly=True,
+        help="What the customer pays: the invoice total, taxes included.")
     amount = fields.Numeric("Amount", digits=(16, 2), required=True,
-        help="Price by default; less is a discount, if the configuration "
-        "allows discounts.")
+        help="Taxes included. Price by default; less is a discount, if the "
+        "configuration allows discounts.")
     allow_discount = fields.Boolean("Allow Discount", readonly=True)
     reference = fields.Char("Reference",
         help="Receipt number, transfer or mobile money reference.")
@@ -61,7 +62,8 @@ class RegisterPaymentStart(ModelView):
         Service = Pool().get('isp.service')
         if not self.services or not self.periods or self.periods < 0:
             return Decimal(0)
-        return Service.renewal_price(self.services, self.periods, self.plan)
+        return Service.taxed_total(
+            list(self.services), self.periods, plan=self.plan)
 
     @fields.depends(methods=['on_change_with_price'])
     def on_change_periods(self):
@@ -123,7 +125,7 @@ class RegisterPayment(Wizard):
             kinds = {s.kind for s in services}
             if len(kinds) == 1:
                 values['kind'] = kinds.pop()
-            price = Service.renewal_price(services, 1)
+            price = Service.taxed_total(services, 1)
             values['price'] = values['amount'] = price
             method = Configuration(1).default_payment_method
             if method and method.company == company:

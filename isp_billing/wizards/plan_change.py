@@ -1,4 +1,4 @@
-"""Change the plan of a service now or at the next renewal."""
+"""Change the plan of the selected services now or at the next renewal."""
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -11,12 +11,14 @@ class ChangePlanStart(ModelView):
 
     company = fields.Many2One('company.company', "Company", readonly=True)
 
-    service = fields.Many2One('isp.service', "Service",
-        context={'company': Eval('company', -1)}, depends={'company'}, readonly=True)
+    services = fields.Many2Many('isp.service', None, None, "Services",
+        context={'company': Eval('company', -1)}, depends={'company'},
+        readonly=True)
     kind = fields.Char("Kind", readonly=True)
     current_plan = fields.Many2One(
         'product.product', "Current Plan",
-        context={'company': Eval('company', -1)}, depends={'company'}, readonly=True)
+        context={'company': Eval('company', -1)}, depends={'company'},
+        readonly=True, help="Empty when the services have different plans.")
     plan = fields.Many2One(
         'product.product', "New Plan",
         context={'company': Eval('company', -1)}, depends={'company'}, required=True,
@@ -57,26 +59,29 @@ class ChangePlan(Wizard):
     change = StateTransition()
 
     def default_start(self, fields):
-        service = self.record
+        Service = Pool().get('isp.service')
+        services = self.records
         values = {'when': 'now'}
-        if service:
-            values.update(service=service.id, kind=service.kind,
-                current_plan=service.plan.id, company=service.company.id)
+        if services:
+            # several services change together only if they can
+            Service.check_plan_change_selection(services)
+            plans = {s.plan for s in services}
+            values.update(services=[s.id for s in services],
+                kind=services[0].kind, company=services[0].company.id,
+                current_plan=plans.pop().id if len(plans) == 1 else None)
         return values
 
     def default_confirm(self, fields):
         Service = Pool().get('isp.service')
-        service = self.record
-        Service.check_plan_change([service], self.start.plan)
-        if self.start.when == 'renewal':
-            rule = service.plan_change_renewal_rule(self.start.plan)
-        else:
-            rule = service.plan_change_rule(self.start.plan)
-        return {'rule': rule}
+        services = self.records
+        Service.check_plan_change(services, self.start.plan)
+        return {'rule': Service.plan_change_rules(
+                services, self.start.plan, self.start.when)}
 
     def transition_change(self):
         Service = Pool().get('isp.service')
-        Service.change_plan([self.record], self.start.plan, self.start.when)
+        Service.change_plan(
+            list(self.records), self.start.plan, self.start.when)
         return 'end'
 
     def end(self):
