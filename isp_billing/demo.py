@@ -251,12 +251,47 @@ def load(config_file, database, router_ports=None):
             ServiceModel = Pool().get('isp.service')
             ServiceModel.expire(ServiceModel.browse(to_expire))
     paid = history(Service)
+    readings = usage_and_status(database, config.context)
     if created:
         print(f'demo: {created} customers with services created')
     elif not moved:
         print('demo: already loaded, nothing changed')
     if paid:
         print(f'demo: {paid} counter payments and extensions registered')
+    if readings:
+        print(f'demo: usage of {readings} services over 3 months, '
+            'router status read')
+
+
+def usage_and_status(database, context):
+    """Demo history for the Usage and Router Status lists: three months of
+    traffic per active service (as the usage collection would have
+    accumulated it) and a status reading of each router, polled from the
+    routers when they answer. Only on a demo that has no usage yet."""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    with Transaction().start(database, 0, context=context):
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Usage = pool.get('isp.usage')
+        Router = pool.get('isp.router')
+        if Usage.search([], limit=1):
+            return 0
+        month = dt.date.today().replace(day=1)
+        months = [month]
+        for _ in range(2):
+            months.append((months[-1] - dt.timedelta(days=1)).replace(day=1))
+        services = Service.search([('state', '=', 'active')],
+            order=[('id', 'ASC')])
+        Usage.create([{
+                    'service': s.id, 'month': m,
+                    'bytes_in': (n + 1) * (i + 2) * 150_000_000,
+                    'bytes_out': (n + 1) * (i + 2) * 1_900_000_000,
+                    } for n, s in enumerate(services)
+                for i, m in enumerate(months)])
+        # a router that does not answer is recorded offline
+        Router._refresh_status(Router.search([]))
+        return len(services)
 
 
 def seed_paid_time(database, context, service_id, paid_until):

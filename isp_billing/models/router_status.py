@@ -14,6 +14,7 @@ from ..times import utcnow
 class RouterStatus(ModelSQL, ModelView):
     "Router Status"
     __name__ = 'isp.router.status'
+    __string__ = "Router Status"
 
     router = fields.Many2One(
         'isp.router', "Router", required=True, ondelete='CASCADE',

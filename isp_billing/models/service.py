@@ -688,7 +688,6 @@ class Service(Workflow, ModelSQL, ModelView):
         fields), plus a discount line when amount is below the price."""
         pool = Pool()
         Invoice = pool.get('account.invoice')
-        Line = pool.get('account.invoice.line')
         count = days if days is not None else periods
         if count is None or count <= 0:
             raise PaymentError(gettext(

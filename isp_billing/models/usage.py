@@ -45,6 +45,7 @@ class _ReadOnlyMixin:
 class Usage(_ReadOnlyMixin, ModelSQL, ModelView):
     "Service Usage"
     __name__ = 'isp.usage'
+    __string__ = "Service Usage"
 
     service = fields.Many2One(
         'isp.service', "Service", required=True, ondelete='CASCADE',
@@ -199,6 +200,7 @@ def _rebooted(previous_boot, boot):
 class UsageCounter(_ReadOnlyMixin, ModelSQL):
     "Service Usage Counter"
     __name__ = 'isp.usage.counter'
+    __string__ = "Service Usage Counter"
 
     service = fields.Many2One(
         'isp.service', "Service", required=True, ondelete='CASCADE')

@@ -142,6 +142,16 @@ class WebClientTestCase(unittest.TestCase):
         self.page = self.browser.new_page(
             viewport={'width': 1400, 'height': 900})
         self.page.set_default_timeout(20000)
+        # count the client's pending requests (see wait_idle)
+        self.page.add_init_script("""
+            window.__pending = 0;
+            const send = XMLHttpRequest.prototype.send;
+            XMLHttpRequest.prototype.send = function(...args) {
+                window.__pending += 1;
+                this.addEventListener('loadend',
+                    () => { window.__pending -= 1; });
+                return send.apply(this, args);
+            };""")
         # a JavaScript error in sao (e.g. a column type it cannot show)
         # leaves the client "Processing" forever: collect and fail on them
         self.page_errors = []
@@ -195,6 +205,11 @@ class WebClientTestCase(unittest.TestCase):
                     shot))
         return rows
 
+    def wait_idle(self):
+        "Wait until sao has no request pending (e.g. the record's read)"
+        self.page.wait_for_timeout(100)
+        self.page.wait_for_function('() => window.__pending === 0')
+
     def screenshot(self, name):
         path = os.path.join(SHOTS, name)
         self.page.screenshot(path=path, full_page=True)
@@ -245,6 +260,8 @@ class WebClientTestCase(unittest.TestCase):
                 'td:not(:has(a)):not(:has(input)):visible').last \
                 .dblclick()
             page.locator('.tab-pane.active label[for]').first.wait_for()
+            # the record is read after the form is drawn
+            self.wait_idle()
             self.assertEqual(self.page_errors, [], name)
             self.screenshot('form_%s.png' % name.lower().replace(' ', '_'))
             page.locator('#tablist li.active button.close').click()
@@ -287,6 +304,13 @@ class WebClientTestCase(unittest.TestCase):
                     % self.router_user('farid6'))
             time.sleep(0.2)
 
+    def has_field(self, label, scope='.tab-pane.active'):
+        return self.page.evaluate(
+            """([scope, label]) => Array.from(document.querySelectorAll(
+                scope + ' label[for]')).some(l => l.offsetParent !== null
+                && l.textContent.trim().replace(/:$/, '') === label)""",
+            [scope, label])
+
     def field(self, label, scope='.tab-pane.active'):
         """The input of the field labelled label in scope (sao generates
         the ids; form labels point at their widget with for=)"""
@@ -326,6 +350,11 @@ class WebClientTestCase(unittest.TestCase):
     def wait_value(self, label, value, scope='.tab-pane.active',
             timeout=30000):
         deadline = time.monotonic() + timeout / 1000
+        # the form is drawn (its labels) before the record is read
+        while not self.has_field(label, scope):
+            if time.monotonic() > deadline:
+                self.fail('no field labelled %s' % label)
+            time.sleep(0.2)
         while self.field_value(label, scope) != value:
             if time.monotonic() > deadline:
                 self.fail('%s shows %r, not %r' % (
@@ -403,6 +432,97 @@ class WebClientTestCase(unittest.TestCase):
         return [(n, row.get('disabled'))
             for n, sim in enumerate(self.sims)
             for row in sim.rows(HOTSPOT_USER) if row.get('name') == name]
+
+    def relate(self, name):
+        "Open the related records called name from the active form"
+        page = self.page
+        page.locator('button[title="Open related records"]:visible') \
+            .first.click()
+        page.locator('.dropdown-menu:visible').get_by_text(
+            name, exact=True).first.click()
+
+    def test_usage_and_status_history(self):
+        """Usage month by month and the router status history open from the
+        ISP Billing menu and from the service and router forms (issue 8)"""
+        page = self.page
+        self.login('admin', 'admin-isp-demo')
+        page.locator('#menu').get_by_text('ISP Billing', exact=True).wait_for()
+        self.open_menu('ISP Billing', 'Usage')
+        rows = self.wait_active_tab('Usage', 'All')
+        self.assertGreater(rows.count(), 0)
+        self.screenshot('usage_list.png')
+        self.open_menu('Routers')
+        self.wait_active_tab('Routers', 'All')
+        self.open_menu('Router Status')
+        rows = self.wait_active_tab('Router Status', 'All')
+        self.assertGreaterEqual(rows.count(), len(self.sims))
+        self.screenshot('router_status_list.png')
+
+        # from a service's form: its own months only
+        self.open_menu('Services')
+        rows = self.wait_active_tab('Services')
+        rows.filter(has_text='Amina Njoroge').first.locator('td').get_by_text(
+            'amina1', exact=True).dblclick()
+        self.wait_value('Login', 'amina1')
+        self.relate('Usage')
+        rows = self.wait_active_tab('Usage')
+        self.assertEqual(rows.count(), 3)
+        self.assertEqual(rows.filter(has_text='amina1').count(), 3)
+        self.screenshot('service_usage.png')
+
+        # from a router's form: its status readings
+        self.open_menu('Routers')
+        rows = self.wait_active_tab('Routers', 'All')
+        rows.locator('td').get_by_text(
+            'Tower South', exact=True).first.dblclick()
+        self.wait_value('Name', 'Tower South')
+        self.relate('Status History')
+        rows = self.wait_active_tab('Status History')
+        self.assertGreater(rows.count(), 0)
+        self.screenshot('router_status_history.png')
+
+    def test_support_extends_with_the_chosen_reason(self):
+        """Support gives days with the reason Other and a note: the record
+        says Other (sao used to save Compensation: issue 8, point 5)"""
+        page = self.page
+        admin = self.rpc_login('admin', 'admin-isp-demo')
+        self.login('support', 'support-demo-2026')
+        page.locator('#menu').get_by_text('ISP Billing', exact=True).wait_for()
+        self.open_menu('ISP Billing', 'Services')
+        rows = self.wait_active_tab('Services')
+        rows.filter(has_text='Amina Njoroge').first.locator('td').get_by_text(
+            'amina1', exact=True).dblclick()
+        self.wait_value('Login', 'amina1')
+        service_id, = [r['id'] for r in self.rpc(
+                'model.isp.service.search_read', [('login', '=', 'amina1')],
+                0, None, None, ['id'], {}, session=admin)['result']]
+
+        def extensions():
+            return self.rpc('model.isp.service.extension.search_read',
+                [('service', '=', service_id)], 0, None, [('id', 'ASC')],
+                ['reason', 'note', 'days'], {}, session=admin)['result']
+        before = extensions()
+        form = page.locator('.tab-pane.active')
+        form.get_by_role('button', name='Extend').first.click()
+        dialog = page.locator('.modal-dialog:visible').last
+        dialog.get_by_text('Reason').first.wait_for()
+        scope = '.modal-dialog'
+        self.field('Days', scope).fill('2')
+        self.field('Reason', scope).select_option(label='Other')
+        # typing the note, then clicking Extend straight away (the note's
+        # blur makes sao redisplay the reason while the click lands)
+        note = self.field('Note', scope)
+        note.click()
+        note.type('Router replaced at the tower')
+        self.screenshot('extend_other.png')
+        dialog.get_by_role('button', name='Extend').click()
+        dialog.wait_for(state='hidden')
+        after = extensions()
+        self.assertEqual(len(after), len(before) + 1, after)
+        extension = after[-1]
+        self.assertEqual(extension['reason'], 'other')
+        self.assertEqual(extension['note'], 'Router replaced at the tower')
+        self.assertEqual(float(extension['days']['decimal']), 2)
 
     def test_wrong_password_refused(self):
         "A wrong password does not open the client"

@@ -15,7 +15,7 @@ from trytond.tests.test_tryton import (
 from trytond.transaction import Transaction
 
 from ..models.service import Service as BaseService
-from ..payment_exceptions import ExtensionError, PlanChangeError
+from ..exceptions import ExtensionError, PlanChangeError
 from .test_module import (
     create_customer, create_plan, create_router, create_service)
 from .test_payment import AccountingMixin

@@ -8,6 +8,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 class CorrectPaidTimeStart(ModelView):
     "Correct Paid Time"
     __name__ = 'isp.service.correct_paid_time.start'
+    __string__ = "Correct Paid Time"
 
     services = fields.Many2Many(
         'isp.service', None, None, "Services", readonly=True)
@@ -22,6 +23,7 @@ class CorrectPaidTimeStart(ModelView):
 class CorrectPaidTime(Wizard):
     "Correct Paid Time"
     __name__ = 'isp.service.correct_paid_time'
+    __string__ = "Correct Paid Time"
 
     start = StateView('isp.service.correct_paid_time.start',
         'isp_billing.correct_paid_time_start_view_form', [

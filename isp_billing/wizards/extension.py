@@ -10,6 +10,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 class ExtendStart(ModelView):
     "Extend Service"
     __name__ = 'isp.service.extend.start'
+    __string__ = "Extend Service"
 
     services = fields.Many2Many('isp.service', None, None, "Services",
         context={'company': Eval('company', -1)}, depends={'company'},
@@ -67,6 +68,7 @@ class ExtendStart(ModelView):
 class Extend(Wizard):
     "Extend Service"
     __name__ = 'isp.service.extend'
+    __string__ = "Extend Service"
 
     start = StateView('isp.service.extend.start',
         'isp_billing.extend_start_view_form', [

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
-from trytond.pyson import Bool, Eval
+from trytond.pyson import Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
@@ -11,6 +11,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 class RegisterPaymentStart(ModelView):
     "Register Payment"
     __name__ = 'isp.service.register_payment.start'
+    __string__ = "Register Payment"
 
     company = fields.Many2One('company.company', "Company", readonly=True)
     currency = fields.Many2One('currency.currency', "Currency", readonly=True)
@@ -82,6 +83,7 @@ class RegisterPaymentStart(ModelView):
 class RegisterPayment(Wizard):
     "Register Payment"
     __name__ = 'isp.service.register_payment'
+    __string__ = "Register Payment"
 
     start = StateView('isp.service.register_payment.start',
         'isp_billing.register_payment_start_view_form', [

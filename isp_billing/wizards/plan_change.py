@@ -8,6 +8,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 class ChangePlanStart(ModelView):
     "Change Plan"
     __name__ = 'isp.service.change_plan.start'
+    __string__ = "Change Plan"
 
     company = fields.Many2One('company.company', "Company", readonly=True)
 
@@ -38,6 +39,7 @@ class ChangePlanStart(ModelView):
 class ChangePlanConfirm(ModelView):
     "Change Plan"
     __name__ = 'isp.service.change_plan.confirm'
+    __string__ = "Change Plan"
 
     rule = fields.Text("Rule", readonly=True)
 
@@ -45,6 +47,7 @@ class ChangePlanConfirm(ModelView):
 class ChangePlan(Wizard):
     "Change Plan"
     __name__ = 'isp.service.change_plan'
+    __string__ = "Change Plan"
 
     start = StateView('isp.service.change_plan.start',
         'isp_billing.change_plan_start_view_form', [
