@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from sql import Literal
@@ -1221,9 +1222,35 @@ class Service(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def _expire_records(cls, ids):
-        """The services of ids, browsed by small groups: browse() checks
-        every id against the whole list, quadratic for 50,000 ids"""
-        records = []
-        for sub_ids in grouped_slice(ids, EXPIRE_BROWSE_SIZE):
-            records.extend(cls.browse(list(sub_ids)))
-        return records
+        "The services of ids, browsed only when read (ExpiredServices)"
+        return ExpiredServices(cls, ids)
+
+
+class ExpiredServices(Sequence):
+    """The services an expiry sweep expired, browsed on demand by small
+    groups: browsing 50,000 records costs seconds (ModelStorage.__init__
+    checks every id against the list) and the cron never reads them"""
+
+    def __init__(self, Model, ids):
+        self.Model, self.ids = Model, list(ids)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.Model.browse(self.ids[index])
+        return self.Model(self.ids[index])
+
+    def __iter__(self):
+        for sub_ids in grouped_slice(self.ids, EXPIRE_BROWSE_SIZE):
+            yield from self.Model.browse(list(sub_ids))
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple, ExpiredServices)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self):
+        return '%s(%s, %r)' % (
+            self.__class__.__name__, self.Model.__name__, self.ids)
