@@ -4,6 +4,7 @@ that ends on a cron tick is cut at that tick; the ORM path when ir.trigger
 records watch services; a concurrent payment never fails the sweep
 (PostgreSQL)."""
 import datetime as dt
+import itertools
 import threading
 import time
 import unittest
@@ -25,6 +26,8 @@ from .tools import (
 
 #: a moment on a cron tick (hh:mm:00), in UTC
 TICK = dt.datetime(2031, 3, 4, 10, 15)
+#: router ports: one (host, port) per router; the syncs are never run
+PORTS = itertools.count(20001)
 
 
 def set_paid_until(values):
@@ -106,9 +109,9 @@ class ExpiryTestCase(IspTestCase):
             plan = create_plan('%s plan' % prefix)
             graced = create_plan('%s graced' % prefix)
             Template.write([graced], {'grace_hours': 6})
-            r1 = create_router('%s R1' % prefix)
-            r2 = create_router('%s R2' % prefix)
-            r3 = create_router('%s R3' % prefix)
+            r1 = create_router('%s R1' % prefix, port=next(PORTS))
+            r2 = create_router('%s R2' % prefix, port=next(PORTS))
+            r3 = create_router('%s R3' % prefix, port=next(PORTS))
             customer = create_customer()
             now = utcnow()
             specs = {
@@ -221,7 +224,7 @@ class ExpiryTestCase(IspTestCase):
                 plan = create_plan('tick plan')
                 graced = create_plan('tick graced')
                 Template.write([graced], {'grace_hours': 6})
-                router = create_router('tick')
+                router = create_router('tick', port=next(PORTS))
                 customer = create_customer()
                 on_tick = create_service(customer, plan, router,
                     login='on-tick')
