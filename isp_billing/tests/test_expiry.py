@@ -18,6 +18,7 @@ from trytond.tests import test_tryton
 from trytond.tests.test_tryton import DB_NAME, USER
 from trytond.transaction import Transaction, TransactionError
 
+from ..models import service as service_module
 from ..times import frozen_clock, utcnow
 from .test_payment import AccountingMixin
 from .tools import (
@@ -422,7 +423,9 @@ class ConcurrentExpiryTestCase(AccountingMixin, test_tryton.TestCase):
                             Method(self.ids['method']))
                     if locked is not None:
                         locked.set()
-                        release.wait(timeout=60)
+                        if not release.wait(timeout=60):
+                            raise AssertionError(
+                                "the sweep waited for the payment's lock")
                     transaction.commit()
                 except TransactionError as e:
                     transaction.rollback()
@@ -457,8 +460,10 @@ class ConcurrentExpiryTestCase(AccountingMixin, test_tryton.TestCase):
             self.assertEqual([s.state for s in Service.browse(expired_ids)],
                 ['expired'] * len(expired_ids))
             logs = transition_logs([paid_id] + expired_ids)
-            self.assertNotIn(paid_id, logs)
-            self.assertEqual(sorted(logs), sorted(expired_ids))
+            self.assertEqual(
+                sorted(i for i, l in logs.items()
+                    if (USER, 'state:expired') in l),
+                sorted(expired_ids))
             # the next run leaves the paid service alone
             self.assertEqual(Service.expire_due(), [])
         self.committed(check)
@@ -507,8 +512,13 @@ class ConcurrentExpiryTestCase(AccountingMixin, test_tryton.TestCase):
             thread.join(timeout=60)
             payment.extend(errors)
             self.assertFalse(thread.is_alive(), "hung")
-            return sorted(s.id for s in Service.expire_due()
-                if s.id in {paid, *others})
+            # the conflict was met, and only that service left out
+            with self.assertLogs(service_module.logger, 'INFO') as logs:
+                expired = sorted(s.id for s in Service.expire_due()
+                    if s.id in {paid, *others})
+            self.assertEqual(len(logs.records), 1)
+            self.assertIn('service %s left' % paid, logs.output[0])
+            return expired
         self.assertEqual(self.committed(sweep), sorted(others))
         if payment:
             raise payment[0]
