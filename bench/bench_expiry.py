@@ -218,7 +218,8 @@ def main():
             f'expiry sweep benchmark ({started})',
             f'machine: {platform.machine()} {os.cpu_count()} cpu, '
             f'Python {platform.python_version()}, trytond '
-            f'{trytond.__version__}, {args.uri}',
+            f'{trytond.__version__}, {args.uri}; load average at the end '
+            f'{os.getloadavg()[0]:.1f} (other processes share the CPUs)',
             f'services inserted in bulk: {n} '
             f'(+1 seed) in {t_insert:.2f} s (one INSERT ... SELECT)',
             f'database activation (DB_CACHE {os.environ["DB_CACHE"]}): '
