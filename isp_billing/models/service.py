@@ -37,13 +37,6 @@ from .extension import FREE_REASONS
 from .plan import PLAN_KINDS
 from .sync import SERVICE_SYNC_FIELDS, enqueue_sync
 
-logger = logging.getLogger(__name__)
-
-#: SQLSTATE of a serialization failure (PostgreSQL, REPEATABLE READ)
-SERIALIZATION_FAILURE = '40001'
-#: ids per browse() of the services returned by the expiry sweep
-EXPIRE_BROWSE_SIZE = 100
-
 #: characters RouterOS accepts in hotspot user and PPP secret names
 LOGIN = re.compile(r'^[A-Za-z0-9._@-]{1,64}$')
 #: printable ASCII without space, quotes, backslash, '$', '?' and '='
@@ -1224,6 +1217,14 @@ class Service(Workflow, ModelSQL, ModelView):
     def _expire_records(cls, ids):
         "The services of ids, browsed only when read (ExpiredServices)"
         return ExpiredServices(cls, ids)
+
+
+logger = logging.getLogger(__name__)
+
+#: SQLSTATE of a serialization failure (PostgreSQL, REPEATABLE READ)
+SERIALIZATION_FAILURE = '40001'
+#: ids per browse() of the services returned by the expiry sweep
+EXPIRE_BROWSE_SIZE = 100
 
 
 class ExpiredServices(Sequence):
