@@ -47,10 +47,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--services', type=int, default=100_000)
     parser.add_argument('--chunk', type=int, default=None,
-        help="services per transition (isp.service._expire_chunk_size; "
-        "default: the module's)")
+        help="services per transition on the ORM path "
+        "(isp.service._expire_chunk_size; default: the module's)")
+    parser.add_argument('--orm', action='store_true',
+        help="also time the ORM path (the workflow transition by chunks, "
+        "what the sweep falls back to when ir.trigger records watch "
+        "services) on the same services: ~60 s at 100,000")
     parser.add_argument('--uri', default=os.environ.get(
             'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/'))
+    parser.add_argument('--keep', action='store_true',
+        help="keep the database (%s) after the run" % DB_NAME)
     args = parser.parse_args()
 
     started = dt.datetime.now().isoformat(timespec='seconds')
@@ -150,6 +156,9 @@ def main():
         t_sweep = time.perf_counter() - t2
         count = len(expired)
         cursor = transaction.connection.cursor()
+        cursor.execute("SELECT count(DISTINCT router) FROM isp_service "
+            "WHERE state = 'expired'")
+        routers, = cursor.fetchone()
         cursor.execute(
             "SELECT state, count(*) FROM isp_service GROUP BY state "
             "ORDER BY state")
@@ -172,30 +181,74 @@ def main():
             "WHERE event = 'transition' AND target = 'state:expired'")
         logged, = cursor.fetchone()
 
+    orm = 'ORM path: not measured (bench_expiry.py --orm)'
+    if args.orm:
+        # the same services due again, then the workflow transition path
+        with Transaction().start(DB_NAME, 0) as transaction:
+            cursor = transaction.connection.cursor()
+            cursor.execute("UPDATE isp_service SET state = 'active' "
+                "WHERE state = 'expired'")
+            cursor.execute("DELETE FROM ir_model_log "
+                "WHERE target = 'state:expired'")
+            cursor.execute("DELETE FROM ir_queue")
+            transaction.commit()
+        with Transaction().start(DB_NAME, 0, context={
+                    '_skip_warnings': True, 'company': company.id}
+                ) as transaction:
+            Service = Pool().get('isp.service')
+            by_orm = Service._expire_by_orm
+            Service._expire_by_orm = classmethod(lambda cls: True)
+            try:
+                t5 = time.perf_counter()
+                orm_count = len(Service.expire_due(now=now))
+                t_orm = time.perf_counter() - t5
+                t6 = time.perf_counter()
+                transaction.commit()
+                t_orm_commit = time.perf_counter() - t6
+            finally:
+                Service._expire_by_orm = by_orm
+        orm = (f'ORM path (fallback when ir.trigger watches services), '
+            f'same services: {orm_count} expired in {t_orm:.2f} s + '
+            f'commit {t_orm_commit:.2f} s '
+            f'(x{(t_orm + t_orm_commit) / (t_sweep + t_commit):.0f} the '
+            f'set-based sweep)')
+
     import trytond
     write_report([
             f'expiry sweep benchmark ({started})',
             f'machine: {platform.machine()} {os.cpu_count()} cpu, '
             f'Python {platform.python_version()}, trytond '
-            f'{trytond.__version__}, {args.uri}',
+            f'{trytond.__version__}, {args.uri}; load average at the end '
+            f'{os.getloadavg()[0]:.1f} (other processes share the CPUs)',
             f'services inserted in bulk: {n} '
             f'(+1 seed) in {t_insert:.2f} s (one INSERT ... SELECT)',
             f'database activation (DB_CACHE {os.environ["DB_CACHE"]}): '
             f'{t_activate:.1f} s',
-            f'sweep: {count} services expired in {t_sweep:.2f} s '
-            f'({count / t_sweep if t_sweep else 0:.0f} services/s; '
-            f'one id search, then the transition by chunks of {chunk})',
+            f'sweep (set-based): {count} services expired in {t_sweep:.2f} s '
+            f'({count / t_sweep if t_sweep else 0:.0f} services/s; one '
+            f'UPDATE ... RETURNING, one INSERT of the transition logs, one '
+            f'sync queued per router)',
             f'commit of the sweep: {t_commit:.2f} s '
-            f'({logged} transition logs stored)',
+            f'({logged} transition logs stored); sweep + commit: '
+            f'{t_sweep + t_commit:.2f} s',
             f'idle sweep (nothing due): {again} expired in {t_idle:.3f} s',
+            orm + (f'; chunks of {chunk}' if args.orm else ''),
             f'states after: {dict(states)}',
-            f'ir.queue records after the sweep (router syncs enqueued by the '
-            f'service hooks, not run here): {queued}',
+            f'ir.queue records after the sweep (router syncs, not run '
+            f'here): {queued} for {routers} affected router(s)',
+            'expiry delay: at most 60 s, argued, not timed: trytond-cron '
+            'runs the sweep each minute at hh:mm:00 with now = utcnow() and '
+            'it expires paid_until + grace <= now, so a paid_until in '
+            '(tick - 60 s, tick] is expired at that tick (a paid_until on '
+            'the tick included: isp_billing/tests/test_expiry.py '
+            'test_cut_on_the_tick), then the router sync runs after the '
+            'commit (sweep + commit time above).',
             'expected: every even-numbered service is past due; those on the '
             '6-hour-grace plan (g % 4 == 0) only when past due by more '
             'than 6 hours.',
             ])
-    drop_db()
+    if not args.keep:
+        drop_db()
     return 0
 
 

@@ -9,12 +9,19 @@ router's reconcile after commit (models/sync.py).
 """
 import datetime as dt
 import ipaddress
+import logging
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
 
 from sql.operators import Equal
+
+from sql import Literal
+from sql.conditionals import Coalesce
+from sql.functions import CurrentTimestamp
+from sql.operators import Concat, Or
 
 from trytond import backend
 from trytond.exceptions import UserError
@@ -1428,56 +1435,224 @@ class Service(Workflow, ModelSQL, ModelView):
 
     # --- expiry ---
 
-    #: services expired per workflow transition by the sweep
+    #: services per workflow transition on the ORM path of the sweep
     _expire_chunk_size = 1000
 
     @classmethod
     def expire_due(cls, now=None):
-        """Expire active services whose paid time plus plan grace passed.
+        """Expire the active services whose paid time plus their plan's
+        grace hours is over: ``paid_until + grace <= now``.
 
-        One search of the ids (a clause per distinct grace value), then the
-        transition chunk by chunk (_expire_chunk_size services: one read and
-        one write each), so 100,000 due services never make one giant list.
-        Returns the services found due."""
-        pool = Pool()
-        Template = pool.get('product.template')
+        The cron calls it every minute, at hh:mm:00, with now = utcnow():
+        a paid_until that ends on a tick is expired at that tick (``<=``),
+        so none stays on more than 60 s past its time (plus grace).
+
+        Set-based (_expire_sql): a fixed number of statements whatever the
+        number of services, with what the workflow transition gives: the
+        state, the sync status, one ir.model.log row per transition and one
+        router sync queued per affected router.  The ORM path (the
+        transition by chunks, _expire_orm) is kept for when something
+        hooks into the ORM write (_expire_by_orm).  Returns the services
+        expired."""
         if now is None:
             now = utcnow()
-        template = Template.__table__()
+        if cls._expire_by_orm():
+            ids = cls._expire_orm(now)
+        else:
+            ids = cls._expire_sql(now)
+        return cls._expire_records(ids)
+
+    @classmethod
+    def _expire_by_orm(cls):
+        """Whether the sweep must write through the ORM: ir.trigger
+        records fire on writes of services, or history is kept; SQL would
+        skip them"""
+        Trigger = Pool().get('ir.trigger')
+        with without_check_access():
+            return bool(cls._history or Trigger.get_triggers(
+                    cls.__name__, 'write'))
+
+    @classmethod
+    def _expire_due(cls, now):
+        """Return a function of a service table giving the SQL condition
+        "active and due at now", or None when no plan exists.
+
+        One branch per distinct grace value (a handful), each on the plans
+        of that grace and a paid_until limit computed here: the (state,
+        paid_until) index serves every branch."""
+        pool = Pool()
+        Product = pool.get('product.product')
+        Template = pool.get('product.template')
+        product, template = Product.__table__(), Template.__table__()
+        grace = Coalesce(template.grace_hours, 0)
         cursor = Transaction().connection.cursor()
-        cursor.execute(*template.select(
-                template.grace_hours,
-                where=template.isp_plan == True,  # noqa: E712
+        cursor.execute(*template.select(template.grace_hours,
                 group_by=[template.grace_hours]))
-        graces = sorted({g or 0 for g, in cursor})
-        if not graces:
-            return []
-        clause = ['OR']
-        for grace in graces:
-            limit = now - dt.timedelta(hours=grace)
-            if grace:
-                grace_clause = ('plan.template.grace_hours', '=', grace)
-            else:
-                grace_clause = ['OR',
-                    ('plan.template.grace_hours', '=', 0),
-                    ('plan.template.grace_hours', '=', None),
-                    ]
-            clause.append([grace_clause, ('paid_until', '<', limit)])
-        # the ids only: browsing every due service at once is quadratic
-        query = cls.search([
-                ('state', '=', 'active'),
-                ('paid_until', '!=', None),
-                clause,
-                ], order=[('id', 'ASC')], query=True)
-        cursor.execute(*query)
-        ids = [i for i, in cursor]
+        branches = []
+        for hours in sorted({h or 0 for h, in cursor}):
+            plans = product.join(template,
+                condition=product.template == template.id
+                ).select(product.id, where=grace == hours)
+            branches.append((plans, now - dt.timedelta(hours=hours)))
+        if not branches:
+            return None
+
+        def due(table):
+            return (table.state == 'active') & Or([
+                    table.plan.in_(plans) & (table.paid_until <= limit)
+                    for plans, limit in branches])
+        return due
+
+    @classmethod
+    def _expire_sql(cls, now):
+        """Expire the due services in SQL; return their ids.
+
+        PostgreSQL (RETURNING): one UPDATE of the due rows that no other
+        transaction holds, then the logs of the rows it returned.  Other
+        backends (SQLite): the logs first -- the first write, which takes
+        SQLite's write lock -- then the ids and the UPDATE, all on the same
+        condition, which no other writer can change meanwhile."""
         transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        table = cls.__table__()
+        due = cls._expire_due(now)
+        if due is None:
+            return []
+        if transaction.database.has_returning():
+            rows = cls._expire_returning(due)
+            if rows and cls._log:
+                for sub_ids in grouped_slice(
+                        [i for i, _ in rows], backend.MAX_QUERY_PARAMS):
+                    cls._expire_log(
+                        SQL_OPERATORS['in'](table.id, list(sub_ids)), table)
+        else:
+            if cls._log:
+                cls._expire_log(due(table), table)
+            cursor.execute(*table.select(table.id, table.router,
+                    where=due(table), order_by=[table.id.asc]))
+            rows = cursor.fetchall()
+            if rows:
+                cursor.execute(*table.update(
+                        *cls._expire_values(table), where=due(table)))
+        if not rows:
+            return []
+        ids = [i for i, _ in rows]
+        # what ModelStorage.write does after writing: stale records are
+        # read again
+        transaction.counter += 1
+        for cache in transaction.cache.values():
+            if cls.__name__ in cache:
+                cache_cls = cache[cls.__name__]
+                for id_ in ids:
+                    cache_cls.pop(id_, None)
+        # as the write hook: one sync per router, queued for after commit
+        enqueue_sync(sorted({r for _, r in rows}))
+        return ids
+
+    @classmethod
+    def _expire_values(cls, table):
+        "Columns and values of an expiry, as the transition writes them"
+        return ([table.state, table.sync_status,
+                table.write_uid, table.write_date],
+            ['expired', 'pending', Transaction().user, CurrentTimestamp()])
+
+    @classmethod
+    def _expire_log(cls, where, table):
+        """Insert one ir.model.log row per service of table matching where:
+        the row Workflow.transition makes (ModelStorage.log)"""
+        pool = Pool()
         Log = pool.get('ir.model.log')
-        services, size = [], max(1, cls._expire_chunk_size)
+        log = Log.__table__()
+        user = Transaction().user
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*log.insert(
+                [log.resource, log.event, log.target, log.user,
+                    log.create_uid, log.create_date],
+                table.select(
+                    Concat(cls.__name__ + ',', table.id),
+                    Literal('transition'),
+                    Literal('%s:expired' % cls._transition_state),
+                    Literal(user), Literal(user), CurrentTimestamp(),
+                    where=where, order_by=[table.id.asc])))
+
+    @classmethod
+    def _expire_returning(cls, due):
+        """UPDATE ... RETURNING (id, router) of the due services, skipping
+        the rows another transaction holds (a payment in progress: the next
+        run sees them, due or paid).
+
+        PostgreSQL runs Tryton's transactions in REPEATABLE READ: a row a
+        payment committed after this transaction's snapshot fails the
+        statement with a serialization error.  Then the work is not lost:
+        back to the savepoint, the due ids (as this snapshot sees them) are
+        updated by halves until the conflicting rows are alone, and those
+        are left to the next run."""
+        transaction = Transaction()
+        database = transaction.database
+        cursor = transaction.connection.cursor()
+        For = database.get_select_for_skip_locked()
+        table, locked = cls.__table__(), cls.__table__()
+
+        def update(ids=None):
+            where = due(locked)
+            if ids is not None:
+                where &= SQL_OPERATORS['in'](locked.id, ids)
+            free = locked.select(locked.id, where=where, for_=For('UPDATE'))
+            cursor.execute(*table.update(*cls._expire_values(table),
+                    where=table.id.in_(free) & due(table),
+                    returning=[table.id, table.router]))
+            return cursor.fetchall()
+
+        def attempt(ids=None):
+            "The rows of update(ids), or None on a serialization failure"
+            cursor.execute('SAVEPOINT isp_expire')
+            try:
+                rows = update(ids)
+            except backend.DatabaseOperationalError as error:
+                if getattr(error, 'sqlstate', None) != SERIALIZATION_FAILURE:
+                    raise
+                cursor.execute('ROLLBACK TO SAVEPOINT isp_expire')
+                rows = None
+            cursor.execute('RELEASE SAVEPOINT isp_expire')
+            return rows
+
+        rows = attempt()
+        if rows is not None:
+            return rows
+        cursor.execute(*table.select(table.id, where=due(table),
+                order_by=[table.id.asc]))
+        rows, parts = [], [[i for i, in cursor]]
+        while parts:
+            ids = parts.pop()
+            done = attempt(ids)
+            if done is not None:
+                rows.extend(done)
+            elif len(ids) > 1:
+                half = len(ids) // 2
+                parts.extend([ids[half:], ids[:half]])
+            else:
+                logger.info("expiry of service %s left to the next run: "
+                    "changed by a concurrent transaction", ids[0])
+        return rows
+
+    @classmethod
+    def _expire_orm(cls, now):
+        """The workflow transition chunk by chunk (_expire_chunk_size
+        services: one read and one write each); return the ids expired"""
+        pool = Pool()
+        Log = pool.get('ir.model.log')
+        transaction = Transaction()
+        due = cls._expire_due(now)
+        if due is None:
+            return []
+        table = cls.__table__()
+        cursor = transaction.connection.cursor()
+        cursor.execute(*table.select(table.id, where=due(table),
+                order_by=[table.id.asc]))
+        ids = [i for i, in cursor]
+        size = max(1, cls._expire_chunk_size)
         for i in range(0, len(ids), size):
-            chunk = cls.browse(ids[i:i + size])
-            cls.expire(chunk)
-            services.extend(chunk)
+            cls.expire(cls.browse(ids[i:i + size]))
             # the transition logs are saved at commit in one create, which
             # is quadratic in Tryton (browse of every new id): save them
             # chunk by chunk, in this same transaction
@@ -1485,7 +1660,50 @@ class Service(Workflow, ModelSQL, ModelView):
                 with without_check_access():
                     Log.save(transaction.log_records)
                 transaction.log_records.clear()
-        return services
+        return ids
+
+    @classmethod
+    def _expire_records(cls, ids):
+        "The services of ids, browsed only when read (ExpiredServices)"
+        return ExpiredServices(cls, ids)
+
+
+logger = logging.getLogger(__name__)
+
+#: SQLSTATE of a serialization failure (PostgreSQL, REPEATABLE READ)
+SERIALIZATION_FAILURE = '40001'
+#: ids per browse() of the services returned by the expiry sweep
+EXPIRE_BROWSE_SIZE = 100
+
+
+class ExpiredServices(Sequence):
+    """The services an expiry sweep expired, browsed on demand by small
+    groups: browsing 50,000 records costs seconds (ModelStorage.__init__
+    checks every id against the list) and the cron never reads them"""
+
+    def __init__(self, Model, ids):
+        self.Model, self.ids = Model, list(ids)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.Model.browse(self.ids[index])
+        return self.Model(self.ids[index])
+
+    def __iter__(self):
+        for sub_ids in grouped_slice(self.ids, EXPIRE_BROWSE_SIZE):
+            yield from self.Model.browse(list(sub_ids))
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple, ExpiredServices)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self):
+        return '%s(%s, %r)' % (
+            self.__class__.__name__, self.Model.__name__, self.ids)
 
 
 def user_in_groups(*xml_ids):
