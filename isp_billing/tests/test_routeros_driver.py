@@ -679,17 +679,17 @@ class TargetedTest(SimTestCase):
         self.sim.faults.clear()
         self.sim.faults.refuse = True
         with self.assertRaises(RouterUnreachable) as cm:
-            self.apply([1], [hotspot(1, password='a1')])
+            self.apply([1], [hotspot(1, password='b1')])
         self.assertIsNotNone(cm.exception.report)
         self.sim.faults.clear()
         self.sim.faults.drop_after = 2
         with self.assertRaises(RouterConnectionLost) as cm:
-            self.apply([1], [hotspot(1, password='a1')])
+            self.apply([1], [hotspot(1, password='b1')])
         self.assertEqual(cm.exception.report.changed, [])
         self.sim.faults.clear()
-        report = self.apply([1], [hotspot(1, password='a1')])
+        report = self.apply([1], [hotspot(1, password='b1')])
         self.assertEqual(report.changed, [1])
-        self.assertEqual(self.hs()['hs1']['password'], 'a1')
+        self.assertEqual(self.hs()['hs1']['password'], 'b1')
 
 
 class OldRouterTest(SimTestCase):
