@@ -1,4 +1,5 @@
 """MikroTik routers that the ISP manages through the RouterOS API."""
+import datetime as dt
 import ipaddress
 import re
 
@@ -21,6 +22,9 @@ from .sync import (
     write_sync_status)
 
 logger = logging.getLogger(__name__)
+#: how stale Last Sync / Last Seen may get on a router that only receives
+#: targeted syncs
+LAST_SYNC_STEP = dt.timedelta(seconds=60)
 
 HOSTNAME = re.compile(
     r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)'
@@ -297,12 +301,16 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
             self._record_sync_error(error, mine)
             return
         write_sync_status(status_changes(mine, report))
-        if self.status != 'online':
-            # it answered: back online; a connection error is history
-            self.status = 'online'
-            self.last_seen = self.last_sync = utcnow()
-            if self.sync_error and not report.failed:
+        now = utcnow()
+        if (self.status != 'online' or not self.last_sync
+                or now - self.last_sync >= LAST_SYNC_STEP):
+            # it answered: online; a connection error is history.  At
+            # most one router write per LAST_SYNC_STEP from the targeted
+            # syncs of a busy router (they would contend on its row)
+            if self.status != 'online' and not report.failed:
                 self.sync_error = None
+            self.status = 'online'
+            self.last_seen = self.last_sync = now
             self.save()
         logger.info("router %s, services %s synced: %s", self.id,
             sorted(service_ids)[:10], report.summary())
