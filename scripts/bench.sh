@@ -6,7 +6,8 @@
 #   BENCH_DATABASE_URI    PostgreSQL of the expiry sweep (default below);
 #                         it reports SKIPPED when no server answers there
 #   BENCH_CHUNK=N         services per expiry transition (default: module's)
-#   BENCH_QUICK=1         smaller reconcile run (bench_reconcile --quick)
+#   BENCH_QUICK=1         smaller reconcile and sync runs (--quick)
+#   BENCH_PAYMENTS=N      payments per sync scenario (default 100)
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -41,9 +42,14 @@ BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
     bench "expiry sweep (PostgreSQL)" bench/bench_expiry.py \
         --services "${BENCH_SERVICES:-100000}" ${BENCH_CHUNK:+--chunk "$BENCH_CHUNK"}
 
+BENCH_SQLITE_CACHE="$ROOT/var/cache/sync-sqlite-bench-$module_hash" \
+    BENCH_PG_CACHE="$ROOT/var/cache/sync-pg-bench-$module_hash" \
+    bench "router sync through the module (PostgreSQL, SQLite)" bench/bench_sync.py \
+        ${BENCH_PAYMENTS:+--payments "$BENCH_PAYMENTS"} $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
+
 echo
 echo "=== reports ==="
-for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt; do
+for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

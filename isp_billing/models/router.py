@@ -1,4 +1,5 @@
 """MikroTik routers that the ISP manages through the RouterOS API."""
+import datetime as dt
 import ipaddress
 import re
 
@@ -17,9 +18,13 @@ from ..exceptions import RouterConnectionError, RouterValidationError
 from ..times import utcnow
 from .sync import (
     ROUTER_SYNC_FIELDS, desired_state, enqueue_sync, error_message,
-    is_offline_error, router_config)
+    is_offline_error, router_config, service_rows, status_changes,
+    write_sync_status)
 
 logger = logging.getLogger(__name__)
+#: how stale Last Sync / Last Seen may get on a router that only receives
+#: targeted syncs
+LAST_SYNC_STEP = dt.timedelta(seconds=60)
 
 HOSTNAME = re.compile(
     r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)'
@@ -261,54 +266,72 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
                 logger.exception("sync of router %s failed", router.id)
                 router._record_sync_error(error)
 
-    def _sync_services(self):
-        Service = Pool().get('isp.service')
-        return Service.search([
-                ('router', '=', self.id),
-                ('state', '!=', 'draft'),
-                ], order=[('id', 'ASC')])
+    @classmethod
+    @without_check_access
+    def sync_services(cls, routers, service_ids):
+        """Targeted sync of some services on each router (queue task of a
+        payment or any change of a few services): only their entries are
+        read and changed on the router, found by comment or login.
+
+        No router lock: targeted syncs of one router may run side by side
+        (each touches its own entries); the full reconcile heals any race.
+        The router record is written only when its status changes."""
+        routers = [r for r in routers if r.active]
+        if not routers or not service_ids:
+            return
+        rows = service_rows(service_ids=service_ids)
+        for router in routers:
+            try:
+                router._sync_targeted(service_ids, rows)
+            except backend.DatabaseOperationalError:
+                raise
+            except Exception as error:
+                logger.exception(
+                    "targeted sync of router %s failed", router.id)
+                router._record_sync_error(error, [r for r in rows
+                        if r.router == router.id and r.state != 'draft'])
+
+    def _sync_targeted(self, service_ids, rows):
+        users, profiles = desired_state(self, rows)
+        mine = [r for r in rows if r.router == self.id and r.state != 'draft']
+        try:
+            report = routeros.apply_services(
+                router_config(self), service_ids, users, profiles)
+        except routeros.RouterError as error:
+            self._record_sync_error(error, mine)
+            return
+        write_sync_status(status_changes(mine, report))
+        now = utcnow()
+        if (self.status != 'online' or not self.last_sync
+                or now - self.last_sync >= LAST_SYNC_STEP):
+            # it answered: online; a connection error is history.  At
+            # most one router write per LAST_SYNC_STEP from the targeted
+            # syncs of a busy router (they would contend on its row)
+            if self.status != 'online' and not report.failed:
+                self.sync_error = None
+            self.status = 'online'
+            self.last_seen = self.last_sync = now
+            self.save()
+        logger.info("router %s, services %s synced: %s", self.id,
+            sorted(service_ids)[:10], report.summary())
 
     def _sync(self, sweep=False):
-        pool = Pool()
-        Service = pool.get('isp.service')
-        services = self._sync_services()
-        users, profiles = desired_state(self, services)
+        rows = service_rows(router_id=self.id)
+        users, profiles = desired_state(self, rows)
         try:
             report = routeros.reconcile(
                 router_config(self), users, profiles,
                 sweep_sessions=sweep)
         except routeros.RouterError as error:
-            self._record_sync_error(error, services)
+            self._record_sync_error(error, rows)
             return
         now = utcnow()
-        failed = {}
-        for key, reason in report.failed:
-            failed.setdefault(key, []).append(reason)
         applied = set(report.added) | set(report.changed) | set(
             report.removed)
-        services_by_id = {s.id: s for s in services}
-        drift = sum(1 for i in applied
-            if i not in services_by_id
-            or services_by_id[i].sync_status == 'in_sync')
-        to_write = {}
-        for service in services:
-            reasons = list(failed.get(service.id, []))
-            if service.state != 'cancelled':
-                profile = service.plan.template.router_profile
-                reasons += ['%s: %s' % (profile, r)
-                    for r in failed.get(profile, [])]
-            if reasons:
-                values = ('error', '\n'.join(reasons))
-            else:
-                values = ('in_sync', None)
-            if (service.sync_status, service.sync_message) != values:
-                to_write.setdefault(values, []).append(service)
-        args = []
-        for (status, message), records in to_write.items():
-            args.extend((records, {
-                        'sync_status': status, 'sync_message': message}))
-        if args:
-            Service.write(*args)
+        in_sync = {r.id for r in rows if r.sync_status == 'in_sync'}
+        known = {r.id for r in rows}
+        drift = sum(1 for i in applied if i not in known or i in in_sync)
+        write_sync_status(status_changes(rows, report))
         if report.failed:
             sync_error = gettext('isp_billing.msg_router_sync_failures',
                 router=self.rec_name, count=len(report.failed),
@@ -324,31 +347,26 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         self.save()
         logger.info("router %s synced: %s", self.id, report.summary())
 
-    def _record_sync_error(self, error, services=None):
-        "Record a sync that could not complete on router and services"
-        pool = Pool()
-        Service = pool.get('isp.service')
+    def _record_sync_error(self, error, rows=None):
+        """Record a sync that could not complete on router and services
+        (``rows``: the ServiceRows the sync was about)"""
         message = error_message(self, error)
-        if services is None:
-            services = self._sync_services()
+        if rows is None:
+            rows = service_rows(router_id=self.id)
         partial = getattr(error, 'report', None)
         done = set()
         if partial is not None:
             done = (set(partial.added) | set(partial.changed)
                 | set(partial.removed)) - partial.failed_ids
-        in_sync = [s for s in services
-            if s.id in done and s.sync_status != 'in_sync']
-        errors = [s for s in services
-            if s.id not in done and s.sync_status in {'pending', 'error'}]
-        args = []
-        if in_sync:
-            args.extend((in_sync,
-                    {'sync_status': 'in_sync', 'sync_message': None}))
-        if errors:
-            args.extend((errors,
-                    {'sync_status': 'error', 'sync_message': message}))
-        if args:
-            Service.write(*args)
+        changes = {}
+        for row in rows:
+            if row.id in done:
+                if (row.sync_status, row.sync_message) != ('in_sync', None):
+                    changes.setdefault(('in_sync', None), []).append(row.id)
+            elif row.sync_status in {'pending', 'error'} and (
+                    row.sync_status, row.sync_message) != ('error', message):
+                changes.setdefault(('error', message), []).append(row.id)
+        write_sync_status(changes)
         self.last_sync = utcnow()
         self.sync_error = message
         if is_offline_error(error):

@@ -41,7 +41,7 @@ from ..exceptions import (
 from ..times import company_timezone, fmt_delta, fmt_ts, utcnow
 from .extension import FREE_REASONS
 from .plan import PLAN_KINDS
-from .sync import SERVICE_SYNC_FIELDS, enqueue_sync
+from .sync import SERVICE_SYNC_FIELDS, enqueue_service_sync, enqueue_sync
 
 #: characters RouterOS accepts in hotspot user and PPP secret names
 LOGIN = re.compile(r'^[A-Za-z0-9._@-]{1,64}$')
@@ -547,18 +547,34 @@ class Service(Workflow, ModelSQL, ModelView):
         return values
 
     @classmethod
+    def _sync_targets(cls, ids):
+        """{router id: {service ids}} of the services ids not in draft, read
+        in SQL (a write of thousands of services browses none of them)"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        targets = defaultdict(set)
+        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS - 2):
+            cursor.execute(*table.select(table.router, table.id,
+                    where=SQL_OPERATORS['in'](table.id, list(sub_ids))
+                    & (table.state != 'draft')))
+            for router_id, service_id in cursor:
+                targets[router_id].add(service_id)
+        return targets
+
+    @classmethod
     def on_write(cls, services, values):
         callbacks = super().on_write(services, values)
         if SERVICE_SYNC_FIELDS & values.keys():
             # the routers before the write: a moved service must leave
             # its old router too
-            old = {s.router.id for s in services if s.state != 'draft'}
             ids = [s.id for s in services]
+            old = cls._sync_targets(ids)
 
             def enqueue():
-                new = {s.router.id for s in cls.browse(ids)
-                    if s.state != 'draft'}
-                enqueue_sync(sorted(old | new))
+                targets = cls._sync_targets(ids)
+                for router_id, service_ids in old.items():
+                    targets[router_id] |= service_ids
+                enqueue_service_sync(targets)
             callbacks.append(enqueue)
         return callbacks
 
@@ -566,8 +582,11 @@ class Service(Workflow, ModelSQL, ModelView):
     def on_modification(cls, mode, services, field_names=None):
         super().on_modification(mode, services, field_names=field_names)
         if mode in {'create', 'delete'}:
-            enqueue_sync(sorted({s.router.id for s in services
-                        if s.state != 'draft'}))
+            targets = defaultdict(set)
+            for service in services:
+                if service.state != 'draft':
+                    targets[service.router.id].add(service.id)
+            enqueue_service_sync(targets)
 
     # --- payments: renewal invoices and the hook of their payment ---
 

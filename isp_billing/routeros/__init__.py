@@ -12,8 +12,9 @@ from .errors import (
     RouterConnectionLost, RouterError, RouterLoginRefused, RouterTimeout,
     RouterTLSError, RouterTrap, RouterUnreachable)
 from .fleet import RouterResult, reconcile_many, run_parallel
-from .reconcile import NAME_TAKEN, ReconcileReport, reconcile
+from .reconcile import NAME_HELD, NAME_TAKEN, ReconcileReport, reconcile
 from .session import RouterSession
+from .targeted import apply_services
 from .usage import Counter, accumulate, read_counters
 from .values import parse_uptime, to_int, to_mib
 
@@ -25,7 +26,8 @@ __all__ = [
     'RouterError', 'RouterUnreachable', 'RouterTLSError',
     'RouterConnectionLost', 'RouterLoginRefused', 'RouterTimeout',
     'RouterTrap',
-    'ReconcileReport', 'reconcile', 'NAME_TAKEN',
+    'ReconcileReport', 'reconcile', 'NAME_TAKEN', 'NAME_HELD',
+    'apply_services',
     'RouterResult', 'reconcile_many', 'run_parallel',
     'Counter', 'read_counters', 'accumulate',
     'parse_uptime', 'to_int', 'to_mib',

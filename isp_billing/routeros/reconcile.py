@@ -25,9 +25,11 @@ from .errors import RouterError, RouterTrap
 from .menus import (
     MENUS, differing, parse_bool, profile_attributes, user_attributes)
 
-__all__ = ['ReconcileReport', 'reconcile', 'NAME_TAKEN']
+__all__ = ['ReconcileReport', 'reconcile', 'NAME_TAKEN', 'NAME_HELD']
 
 NAME_TAKEN = 'name taken by an entry not managed by isp-billing'
+NAME_HELD = ('login name "%s" is held on the router by the entry of '
+    'service %s')
 
 
 @dataclass
@@ -144,13 +146,15 @@ class _Reconcile:
         if kick:
             self.kick(menus, kick)
 
-    def ensure_profiles(self, menus, profiles):
+    def ensure_profiles(self, menus, profiles, queries=()):
         """Add/set plan profiles; return {name: reason} of the desired
-        profiles that do not exist on the router after this step."""
+        profiles that do not exist on the router after this step.
+        ``queries`` narrow the print to the profiles wanted."""
         if not profiles:
             return {}
         try:
-            rows = self.session.print(menus.profiles, menus.profile_fields)
+            rows = self.session.print(
+                menus.profiles, menus.profile_fields, queries)
         except RouterTrap as error:
             for profile in profiles:
                 self.report.fail(profile.name, error.router_message)
@@ -176,9 +180,12 @@ class _Reconcile:
                     missing[profile.name] = error.router_message
         return missing
 
-    def reconcile_users(self, menus, users, rows, missing_profiles):
+    def reconcile_users(self, menus, users, rows, missing_profiles,
+            held=None):
         """Apply the user difference; return {router name: service id} of
-        the sessions to kick."""
+        the sessions to kick.  ``held`` maps login names to the service
+        whose entry (not among ``rows``) holds them: taken names."""
+        held = held or {}
         owned, extra, unowned = {}, [], {}
         for row in rows:
             service_id = parse_comment(row.get('comment'))
@@ -221,6 +228,10 @@ class _Reconcile:
             if 'name' in changes and user.name in unowned:
                 self.report.fail(user.service_id, NAME_TAKEN)
                 continue
+            if 'name' in changes and user.name in held:
+                self.report.fail(user.service_id, NAME_HELD
+                    % (user.name, held[user.name]))
+                continue
             try:
                 self.session.set(menus.users, row['.id'], changes)
             except RouterTrap as error:
@@ -235,6 +246,10 @@ class _Reconcile:
             if user.name in unowned:
                 self.report.fail(user.service_id, NAME_TAKEN)
                 continue
+            if user.name in held:
+                self.report.fail(user.service_id, NAME_HELD
+                    % (user.name, held[user.name]))
+                continue
             attrs = differing(user_attributes(user), {}, menus.user_defaults,
                 on_add=True)
             try:
@@ -245,10 +260,11 @@ class _Reconcile:
             self.report.added.append(user.service_id)
         return kick
 
-    def kick(self, menus, kick):
+    def kick(self, menus, kick, queries=()):
         key = menus.active_user_key
         try:
-            sessions = self.session.print(menus.active, ('.id', key))
+            sessions = self.session.print(
+                menus.active, ('.id', key), queries)
         except RouterTrap as error:
             for service_id in set(kick.values()):
                 self.report.fail(service_id, 'could not list active '

@@ -8,7 +8,7 @@ import time
 import unittest
 
 from isp_billing.routeros import (
-    NAME_TAKEN, Counter, DesiredProfile, DesiredUser, RouterConfig,
+    NAME_HELD, NAME_TAKEN, Counter, apply_services, DesiredProfile, DesiredUser, RouterConfig,
     RouterConnectionLost, RouterError, RouterLoginRefused, RouterTimeout,
     RouterTrap, RouterUnreachable, accumulate, comment_for, connect,
     open_session, parse_comment, rate_limit, read_counters, reconcile, reconcile_many,
@@ -527,6 +527,169 @@ class ReconcileTest(SimTestCase):
             again = reconcile(api, [hotspot(1)], plans())
         self.assertEqual(report.added, [1])
         self.assertEqual(again.commands, 4)
+
+
+class TargetedTest(SimTestCase):
+    """apply_services: only the given services' entries, O(ids) commands"""
+
+    def setUp(self):
+        self.sim = self.start_sim()
+        self.router = self.config(self.sim)
+
+    def apply(self, ids, users, profiles=None, **kw):
+        return apply_services(self.router, ids, users,
+            plans() if profiles is None else profiles, **kw)
+
+    def hs(self):
+        return self.by_name(self.sim, '/ip/hotspot/user')
+
+    def ppp(self):
+        return self.by_name(self.sim, '/ppp/secret')
+
+    def commands_of_a_payment(self, size):
+        """Commands a targeted sync sends on a router holding ``size``
+        hotspot entries (+ 10% PPPoE): re-enable one, add one, kick one"""
+        sim = self.start_sim()
+        config = self.config(sim)
+        users = [hotspot(i, disabled=(i == 5)) for i in range(1, size + 1)]
+        users += [pppoe(i) for i in range(size + 1, size + size // 10 + 1)]
+        report = reconcile(config, users, plans())
+        self.assertTrue(report.ok, report.failed[:3])
+        self.assertEqual(len(sim.rows('/ip/hotspot/user')), size)
+        sim.login('hs7', kind='hotspot')
+        result = []
+        for ids, desired in (
+                ([5], [hotspot(5)]),                     # paid: enable
+                ([size * 2], [hotspot(size * 2)]),       # new service
+                ([7], [hotspot(7, disabled=True)]),      # expired: kick
+                ):
+            sim.reset_commands()
+            report = apply_services(config, ids, desired, plans())
+            self.assertTrue(report.ok, report.failed)
+            self.assertEqual(report.commands, len(sim.commands))
+            result.append(sim.commands)
+        rows = self.by_name(sim, '/ip/hotspot/user')
+        self.assertEqual(rows['hs5']['disabled'], 'false')
+        self.assertEqual(rows['hs7']['disabled'], 'true')
+        self.assertEqual(rows['hs%d' % (size * 2)]['comment'],
+            'isp-billing:%d' % (size * 2))
+        self.assertEqual(sim.rows('/ip/hotspot/active'), [])
+        self.assertEqual(len(rows), size + 1)
+        return result
+
+    def test_commands_do_not_grow_with_the_router(self):
+        small = self.commands_of_a_payment(10)
+        large = self.commands_of_a_payment(2000)
+        self.assertEqual(small, large)
+        reads = ['/ip/hotspot/user/print', '/ppp/secret/print',
+            '/ip/hotspot/user/profile/print']
+        enable, add, kick = large
+        self.assertEqual(sorted(enable),
+            sorted(reads + ['/ip/hotspot/user/set']))
+        self.assertEqual(sorted(add),
+            sorted(reads + ['/ip/hotspot/user/add']))
+        self.assertEqual(sorted(kick), sorted(reads + [
+            '/ip/hotspot/user/set', '/ip/hotspot/active/print',
+            '/ip/hotspot/active/remove']))
+
+    def test_only_the_given_entries_change(self):
+        reconcile(self.router, [hotspot(1), hotspot(2), pppoe(3),
+            hotspot(4)], plans())
+        manual = self.sim.add_row('/ip/hotspot/user', name='walkin',
+            password='x', comment='front desk')
+        before = self.hs()
+        # 1 renamed and moved to the pro plan, 2 gone (cancelled), 3 from
+        # PPPoE to hotspot; 4 is not part of this sync and keeps its drift
+        self.sim.set_row('/ip/hotspot/user', before['hs4']['.id'],
+            password='drifted')
+        self.sim.login('hs1', kind='hotspot')
+        report = self.apply([1, 2, 3], [
+            hotspot(1, name='alice', profile='isp-pro'),
+            hotspot(3, name='carol')])
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(report.changed, [1])
+        self.assertEqual(sorted(report.removed), [2, 3])
+        self.assertEqual(report.added, [3])
+        self.assertEqual(report.kicked, [1])
+        after = self.hs()
+        self.assertEqual(set(after), {'alice', 'carol', 'hs4', 'walkin'})
+        self.assertEqual(after['alice']['.id'], before['hs1']['.id'])
+        self.assertEqual(after['alice']['profile'], 'isp-pro')
+        self.assertEqual(after['carol']['comment'], 'isp-billing:3')
+        self.assertEqual(after['hs4']['password'], 'drifted')
+        self.assertEqual(after['walkin'], before['walkin'])
+        self.assertEqual(self.ppp(), {})
+        self.assertEqual(self.sim.rows('/ip/hotspot/active'), [])
+        # converged: the same call changes nothing
+        again = self.apply([1, 2, 3], [
+            hotspot(1, name='alice', profile='isp-pro'),
+            hotspot(3, name='carol')])
+        self.assertEqual((again.added, again.changed, again.removed),
+            ([], [], []))
+
+    def test_taken_names_are_refused(self):
+        reconcile(self.router, [hotspot(1), hotspot(2)], plans())
+        self.sim.add_row('/ip/hotspot/user', name='guest', password='x')
+        report = self.apply([1, 9], [hotspot(1, name='hs2'),
+            hotspot(9, name='guest')])
+        self.assertEqual(sorted(report.failed), [
+            (1, NAME_HELD % ('hs2', 2)), (9, NAME_TAKEN)])
+        self.assertEqual(set(self.hs()), {'hs1', 'hs2', 'guest'})
+        self.assertEqual(self.hs()['hs2']['comment'], 'isp-billing:2')
+
+    def test_profile_ensured_with_its_rate(self):
+        reconcile(self.router, [hotspot(1)], plans()[:1],
+            kinds=('hotspot',))
+        slow = self.by_name(self.sim, '/ip/hotspot/user/profile')
+        self.sim.set_row('/ip/hotspot/user/profile',
+            slow['isp-basic']['.id'], **{'rate-limit': '1M/1M'})
+        report = self.apply([1, 2], [hotspot(1), hotspot(2, profile='isp-pro')],
+            kinds=('hotspot',))
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(report.profiles_changed, ['isp-basic'])
+        self.assertEqual(report.profiles_added, ['isp-pro'])
+        profiles = self.by_name(self.sim, '/ip/hotspot/user/profile')
+        self.assertEqual(profiles['isp-basic']['rate-limit'], '5M/10M')
+        self.assertEqual(profiles['isp-pro']['rate-limit'], '10M/50M')
+        self.assertEqual(self.hs()['hs2']['profile'], 'isp-pro')
+
+    def test_many_ids_are_read_in_bounded_prints(self):
+        from isp_billing.routeros.targeted import MAX_QUERY_TERMS
+        users = [hotspot(i) for i in range(1, 121)]
+        reconcile(self.router, users, plans(), kinds=('hotspot',))
+        changed = [hotspot(i, password='new%d' % i) for i in range(1, 121)]
+        self.sim.reset_commands()
+        report = self.apply(range(1, 121), changed, kinds=('hotspot',))
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(len(report.changed), 120)
+        terms = 120 * 2     # a comment and a name per service
+        prints = -(-terms // MAX_QUERY_TERMS)
+        self.assertEqual(self.sim.commands.count('/ip/hotspot/user/print'),
+            prints)
+        self.assertEqual(self.hs()['hs120']['password'], 'new120')
+
+    def test_failures(self):
+        reconcile(self.router, [hotspot(1), hotspot(2)], plans())
+        # print users, print profiles, set 1, set 2: the 4th traps
+        self.sim.faults.trap_every = 4
+        report = self.apply([1, 2], [hotspot(1, password='a1'),
+            hotspot(2, password='a2')], kinds=('hotspot',))
+        self.assertEqual([key for key, _ in report.failed], [2])
+        self.assertEqual(report.changed, [1])
+        self.sim.faults.clear()
+        self.sim.faults.refuse = True
+        with self.assertRaises(RouterUnreachable) as cm:
+            self.apply([1], [hotspot(1, password='b1')])
+        self.assertIsNotNone(cm.exception.report)
+        self.sim.faults.clear()
+        self.sim.faults.drop_after = 2
+        with self.assertRaises(RouterConnectionLost) as cm:
+            self.apply([1], [hotspot(1, password='b1')])
+        self.assertEqual(cm.exception.report.changed, [])
+        self.sim.faults.clear()
+        report = self.apply([1], [hotspot(1, password='b1')])
+        self.assertEqual(report.changed, [1])
+        self.assertEqual(self.hs()['hs1']['password'], 'b1')
 
 
 class OldRouterTest(SimTestCase):

@@ -78,7 +78,7 @@ class RouterSyncTestCase(TestCase):
         Queue = Pool().get('ir.queue')
         tasks = [q for q in Queue.search([('dequeued_at', '=', None)])
             if q.data['model'] == 'isp.router'
-            and q.data['method'] == 'sync']
+            and q.data['method'] in {'sync', 'sync_services'}]
         if router is not None:
             tasks = [q for q in tasks
                 if list(q.data['instances']) == [router.id]]
