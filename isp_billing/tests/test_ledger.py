@@ -10,19 +10,16 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import SQLConstraintError
 from trytond.modules.company.tests import set_company
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from ..models.service import Service as BaseService
 from ..exceptions import ExtensionError, PlanChangeError
 from .test_module import (
     create_customer, create_plan, create_router, create_service)
+from ..times import utcnow
 from .test_payment import AccountingMixin
-
-
-def utcnow():
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+from .tools import IspTestCase
 
 
 def run_wizard(name, records, steps):
@@ -51,13 +48,8 @@ def run_wizard(name, records, steps):
     return results
 
 
-class LedgerTestCase(AccountingMixin, TestCase):
+class LedgerTestCase(AccountingMixin, IspTestCase):
     "Test the ledger of paid time"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        activate_module('isp_billing')
 
     # --- 7b: archived plans keep their router profile ---
 

@@ -15,14 +15,16 @@ from trytond.model.exceptions import AccessError
 from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import set_company
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, with_transaction
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction, check_access
 
 from ..exceptions import ServiceStateError
 from .test_module import (
     create_customer, create_plan, create_router, create_service,
     create_staff)
+from ..times import utcnow
 from .test_payment import AccountingMixin
+from .tools import IspTestCase
 
 GROUPS = ['admin', 'cashier', 'accountant', 'technician', 'support', 'viewer']
 
@@ -55,17 +57,8 @@ PASSWORD_READERS = {
     }
 
 
-def utcnow():
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-
-
-class RightsTestCase(AccountingMixin, TestCase):
+class RightsTestCase(AccountingMixin, IspTestCase):
     "Staff rights per group, on the server"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        activate_module('isp_billing')
 
     # --- fixtures (as root) ---
 
@@ -501,7 +494,6 @@ class RightsTestCase(AccountingMixin, TestCase):
         Usage = pool.get('isp.usage')
         Counter = pool.get('isp.usage.counter')
         Status = pool.get('isp.router.status')
-        Line = pool.get('account.invoice.line')
         r1_records = {
             'isp.router': [self.r1],
             'isp.service': [self.s1, self.draft],
