@@ -25,7 +25,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-sao: var/sao/package/index.html
+sao: var/sao/package/index.html var/sao/package/custom.js
+
+# the module's fixes of the web client (isp_billing/static/custom.js)
+var/sao/package/custom.js: isp_billing/static/custom.js var/sao/package/index.html
+	cp isp_billing/static/custom.js $@
 
 var/sao/package/index.html:
 	@command -v npm >/dev/null || { echo "npm (Node.js) is required to install the web client"; exit 1; }
@@ -33,7 +37,7 @@ var/sao/package/index.html:
 	cd var/sao && npm pack --silent tryton-sao@$(SAO_VERSION) >/dev/null \
 		&& tar xzf tryton-sao-$(SAO_VERSION).tgz \
 		&& cd package && npm install --silent --omit=dev --legacy-peer-deps --no-audit --no-fund
-	touch var/sao/package/custom.js var/sao/package/custom.css
+	touch var/sao/package/custom.css
 	test -f $@
 
 # Debian chromium drives the browser test (never a downloaded browser).
