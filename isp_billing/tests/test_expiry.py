@@ -65,10 +65,12 @@ def transition_logs(service_ids):
 
 
 def sync_tasks(after_id):
-    "Router ids of the isp.router sync tasks queued after queue id after_id"
+    """Router ids of the isp.router sync tasks (whole router, or targeted at
+    some services by the write hook) queued after queue id after_id"""
     Queue = Pool().get('ir.queue')
     return sorted(r for q in Queue.search([('id', '>', after_id)])
-        if q.data['model'] == 'isp.router' and q.data['method'] == 'sync'
+        if q.data['model'] == 'isp.router'
+        and q.data['method'] in {'sync', 'sync_services'}
         for r in q.data['instances'])
 
 
