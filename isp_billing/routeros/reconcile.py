@@ -77,13 +77,19 @@ def reconcile(target, users, profiles, kinds=KINDS, sweep_sessions=False):
     kick lost with a connection that dropped right after the disable.
     Meant for the scheduled reconcile, not for every sync.
     """
+    return run_sync(target, lambda session, report: _Reconcile(
+            session, report, users, profiles, kinds, sweep_sessions))
+
+
+def run_sync(target, make):
+    """Run ``make(session, report).run()`` in a session on ``target``;
+    return the report, also attached to a RouterError as ``.report``"""
     report = ReconcileReport()
     try:
         with session_for(target) as session:
             start = session.commands
             try:
-                _Reconcile(session, report, users, profiles, kinds,
-                    sweep_sessions).run()
+                make(session, report).run()
             finally:
                 report.commands = session.commands - start
     except RouterError as error:

@@ -17,10 +17,9 @@ the menus plus one ``set``.  Rows owned by services outside the given ids
 are never changed; a login name they hold is refused for this sync (the
 full reconcile, which sees everything, sorts such swaps out).
 """
-from .connection import session_for
 from .desired import KINDS, comment_for, parse_comment
-from .errors import RouterError, RouterTrap
-from .reconcile import ReconcileReport, _Reconcile
+from .errors import RouterTrap
+from .reconcile import _Reconcile, run_sync
 
 __all__ = ['apply_services', 'MAX_QUERY_TERMS']
 
@@ -47,19 +46,8 @@ def apply_services(target, service_ids, users, profiles, kinds=KINDS):
     DesiredProfiles they use.  ``target`` and the errors are as for
     :func:`.reconcile.reconcile` (``error.report`` holds what was done).
     """
-    report = ReconcileReport()
-    try:
-        with session_for(target) as session:
-            start = session.commands
-            try:
-                _Targeted(session, report, service_ids, users, profiles,
-                    kinds).run()
-            finally:
-                report.commands = session.commands - start
-    except RouterError as error:
-        error.report = report
-        raise
-    return report
+    return run_sync(target, lambda session, report: _Targeted(
+            session, report, service_ids, users, profiles, kinds))
 
 
 class _Targeted(_Reconcile):
