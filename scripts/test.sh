@@ -43,7 +43,9 @@ else
 fi
 
 # 4. the web client in a real browser (Debian chromium + playwright)
-stage "web client (chromium)" isp_billing.tests.browser_web_client
+BROWSER_TESTS=$(cd isp_billing/tests && ls browser_*.py | grep -v "^browser_tools.py$" \
+    | sed -e "s/\.py$//" -e "s/^/isp_billing.tests./")
+stage "web client (chromium)" $BROWSER_TESTS
 
 echo
 echo "=== summary ==="
