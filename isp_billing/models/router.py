@@ -17,9 +17,9 @@ from .. import routeros
 from ..exceptions import RouterConnectionError, RouterValidationError
 from ..times import utcnow
 from .sync import (
-    ROUTER_SYNC_FIELDS, desired_state, enqueue_sync, error_message,
-    is_offline_error, router_config, service_rows, status_changes,
-    write_sync_status)
+    ROUTER_SYNC_FIELDS, desired_state, enqueue_fleet_sync, enqueue_sync,
+    error_message, is_offline_error, router_config, router_threads,
+    service_rows, status_changes, write_sync_status)
 
 logger = logging.getLogger(__name__)
 #: how stale Last Sync / Last Seen may get on a router that only receives
@@ -231,9 +231,10 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def cron_sync(cls):
-        "Queue a reconcile (with session sweep) of every active router"
+        """Queue a reconcile (with session sweep) of every active router:
+        a few tasks, each reconciling its routers in parallel"""
         routers = cls.search([])
-        enqueue_sync(routers, sweep=True)
+        enqueue_fleet_sync(routers, sweep=True)
 
     @classmethod
     def cron_refresh_status(cls):
@@ -249,17 +250,35 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         """Reconcile each router with the database (queue task).
 
         Locks first (a lock restarts the transaction, so no router may be
-        called before it).  Each router's failure is recorded on it and its
-        services; the others go on.  Runs without access checks: the desired
-        state must hold every service of the router, not only those the
-        user who clicked may see."""
+        called before it).  The desired state of every router is read in
+        this transaction, the routers are then reconciled in parallel
+        threads (the work is waiting on sockets: a fleet task of hundreds of
+        routers takes about as long as its slowest routers, not their sum),
+        and each outcome is recorded here.  Each router's failure is
+        recorded on it and its services; the others go on.  Runs without
+        access checks: the desired state must hold every service of the
+        router, not only those the user who clicked may see."""
         routers = [r for r in routers if r.active]
         if not routers:
             return
         cls.lock(routers)
+        jobs = []
         for router in routers:
+            rows = service_rows(router_id=router.id)
+            users, profiles = desired_state(router, rows)
+            jobs.append((router, rows, (router_config(router), users,
+                        profiles)))
+        results = routeros.reconcile_many([job for _, _, job in jobs],
+            max_workers=router_threads(), sweep_sessions=sweep)
+        for (router, rows, _), result in zip(jobs, results):
             try:
-                router._sync(sweep=sweep)
+                if result.error is not None:
+                    if not isinstance(result.error, routeros.RouterError):
+                        logger.error("sync of router %s failed",
+                            router.id, exc_info=result.error)
+                    router._record_sync_error(result.error, rows)
+                else:
+                    router._record_sync(result.report, rows)
             except backend.DatabaseOperationalError:
                 raise
             except Exception as error:
@@ -315,16 +334,8 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         logger.info("router %s, services %s synced: %s", self.id,
             sorted(service_ids)[:10], report.summary())
 
-    def _sync(self, sweep=False):
-        rows = service_rows(router_id=self.id)
-        users, profiles = desired_state(self, rows)
-        try:
-            report = routeros.reconcile(
-                router_config(self), users, profiles,
-                sweep_sessions=sweep)
-        except routeros.RouterError as error:
-            self._record_sync_error(error, rows)
-            return
+    def _record_sync(self, report, rows):
+        "Record a completed reconcile of the router (report) on it"
         now = utcnow()
         applied = set(report.added) | set(report.changed) | set(
             report.removed)

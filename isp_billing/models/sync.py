@@ -418,6 +418,40 @@ def enqueue_sync(routers, sweep=False):
     return task_ids
 
 
+#: routers per task of the scheduled reconcile: a fleet is a few tasks
+#: (several workers share them), each reconciling its routers in parallel
+FLEET_TASK_ROUTERS = 100
+
+
+def router_threads():
+    "Routers reconciled at once by one task ([isp_billing] router_threads)"
+    return max(1, config.getint('isp_billing', 'router_threads', default=16))
+
+
+def enqueue_fleet_sync(routers, sweep=True):
+    """Queue the reconcile of many routers (the scheduled safety net) as
+    few tasks of up to FLEET_TASK_ROUTERS routers each, not one task per
+    router: a task runs its routers in parallel (Router.sync).  Routers
+    with a full reconcile queued in this transaction are skipped."""
+    Router = Pool().get('isp.router')
+    transaction = Transaction()
+    queue = transaction.join(_SyncQueue())
+    ids = sorted({int(r) for r in routers} - queue.routers)
+    task_ids = []
+    with transaction.set_context(queue_name=QUEUE_NAME):
+        for i in range(0, len(ids), FLEET_TASK_ROUTERS):
+            chunk = ids[i:i + FLEET_TASK_ROUTERS]
+            queue.routers.update(chunk)
+            for router_id in chunk:
+                if router_id in queue.targeted:
+                    queue.drop(transaction, queue.targeted.pop(router_id)[0])
+            task_id, = Router.__queue__.sync(
+                Router.browse(chunk), sweep=sweep)
+            queue.pushed(transaction, task_id)
+            task_ids.append(task_id)
+    return task_ids
+
+
 def enqueue_service_sync(changes):
     """Queue a targeted sync of changed services: ``changes`` maps router
     ids to the ids of its services that changed.  One task per router and

@@ -19,6 +19,8 @@ from trytond.transaction import Transaction, check_access
 from trytond.worker import run_task
 
 from ..exceptions import RouterConnectionError
+from ..models import sync
+from .server_tools import free_port
 from .tools import (
     create_customer, create_plan, create_router, create_service,
     create_staff)
@@ -471,6 +473,71 @@ class RouterSyncTestCase(TestCase):
         task, = self.queued()
         self.assertEqual(list(task.data['instances']), [router.id])
         self.assertEqual(task.data['kwargs'], {'sweep': True})
+
+    @with_transaction()
+    def test_fleet_task_reconciles_routers_in_parallel(self):
+        """The scheduled reconcile of a fleet is one task per
+        FLEET_TASK_ROUTERS routers, not one per router; the task reconciles
+        its routers side by side, and a router that is down is recorded
+        without holding up or undoing the others"""
+        pool = Pool()
+        Router = pool.get('isp.router')
+        Service = pool.get('isp.service')
+        plan, router, service = self.setup_service()
+        sims = [self.sim] + [self.start_sim() for _ in range(3)]
+        services = [service]
+        with set_company(self.company):
+            for n, sim in enumerate(sims[1:], 2):
+                other = create_router(f'R{n}', host=sim.host, port=sim.port)
+                services.append(create_service(service.customer, plan, other,
+                        login=f'user{n}'))
+            # nobody listens there
+            down = create_router('R-down', host='127.0.0.1', port=free_port())
+        sims[-1].faults.refuse = True   # R4 and R-down: refused
+        Service.activate(services)
+        for sim in sims:
+            sim.faults.latency = 0.3    # per API round trip
+        Router.cron_sync()
+        task, = self.queued()
+        routers = Router.search([])
+        self.assertEqual(sorted(task.data['instances']),
+            sorted(r.id for r in routers))
+
+        # a smaller task size: 5 routers make 3 tasks
+        Queue = pool.get('ir.queue')
+        Queue.delete(Queue.search([]))
+        Transaction().join(sync._SyncQueue())._clear()
+        size = sync.FLEET_TASK_ROUTERS
+        sync.FLEET_TASK_ROUTERS = 2
+        try:
+            Router.cron_sync()
+        finally:
+            sync.FLEET_TASK_ROUTERS = size
+        self.assertEqual(
+            sorted(len(t.data['instances']) for t in self.queued()),
+            [1, 2, 2])
+
+        # open API connections over all routers, at each command
+        open_connections = []
+        for sim in sims:
+            def record(command, sim=sim, original=sim._record):
+                open_connections.append(
+                    sum(s.connections for s in sims))
+                original(command)
+            sim._record = record
+        Router.sync(routers, sweep=True)
+        for sim in sims:
+            sim.faults.latency = 0
+        for sim, service in zip(sims[:3], services[:3]):
+            self.assertIn(service.login, user_rows(sim))
+            self.assertEqual(service.sync_status, 'in_sync')
+            self.assertEqual(service.router.status, 'online')
+        for failed in [services[3].router, down]:
+            self.assertEqual(failed.status, 'offline')
+            self.assertIn('cannot be reached', failed.sync_error)
+        self.assertEqual(services[3].sync_status, 'error')
+        # side by side: the routers were connected at the same time
+        self.assertGreater(max(open_connections), 1)
 
     @with_transaction()
     def test_usage_counter_reset(self):
