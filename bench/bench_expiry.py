@@ -14,6 +14,7 @@ under ``var/cache/pay-pg-bench``), so a second run is fast.
 """
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -182,6 +183,8 @@ def main():
         logged, = cursor.fetchone()
 
     orm = 'ORM path: not measured (bench_expiry.py --orm)'
+    figures = {'services': n, 'expired': count,
+        'sweep': t_sweep + t_commit, 'idle': t_idle}
     if args.orm:
         # the same services due again, then the workflow transition path
         with Transaction().start(DB_NAME, 0) as transaction:
@@ -207,6 +210,7 @@ def main():
                 t_orm_commit = time.perf_counter() - t6
             finally:
                 Service._expire_by_orm = by_orm
+        figures['orm'] = t_orm + t_orm_commit
         orm = (f'ORM path (fallback when ir.trigger watches services), '
             f'same services: {orm_count} expired in {t_orm:.2f} s + '
             f'commit {t_orm_commit:.2f} s '
@@ -247,6 +251,8 @@ def main():
             '6-hour-grace plan (g % 4 == 0) only when past due by more '
             'than 6 hours.',
             ])
+    with open(REPORT.replace('.txt', '.json'), 'w') as f:
+        json.dump(figures, f)
     if not args.keep:
         drop_db()
     return 0

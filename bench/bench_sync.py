@@ -28,6 +28,7 @@ time is inside the figures).
 """
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import statistics
@@ -77,6 +78,7 @@ def run_backend(args):
     from trytond import backend
 
     out = Lines()
+    figures = {}
     scenarios = [(10000, 0.0), (1000, 0.02)]
     if args.quick:
         scenarios = [(1000, 0.0), (300, 0.02)]
@@ -88,9 +90,10 @@ def run_backend(args):
         out.append('%s: database activated in %.1f s' % (
             backend.name, time.perf_counter() - t0))
         Pool.test = False       # measure as a server runs
-        scenario(out, DB_NAME, n, latency, args.payments, args.sample)
+        figures['%d@%dms' % (n, latency * 1000)] = scenario(
+            out, DB_NAME, n, latency, args.payments, args.sample)
     drop_db()
-    return out
+    return out, figures
 
 
 def transaction_retry(database, function, user=0, context=None):
@@ -278,6 +281,10 @@ def scenario(out, database, n, latency, payments, sample):
             '~%.2f s (x%.0f the targeted p50)' % (t_module, t_module / p50))
         out.append('  naive per-customer sync of the router per payment: '
             '~%.1f s (x%.0f)' % (t_naive, t_naive / p50))
+        return {'sync': t_module, 'sync_driver': t_driver,
+            'sync_naive': t_naive, 'sync_commands': commands,
+            'pay_p50': p50, 'pay_p95': p95, 'payments': len(latencies),
+            'pay_driver': percentile(drv, 50) if drv else None}
     finally:
         sim.faults.latency = 0
         sim.stop()
@@ -295,9 +302,10 @@ def main(argv=None):
     parser.add_argument('--backend', choices=['postgresql', 'sqlite'])
     args = parser.parse_args(argv)
     if args.backend:
-        lines = run_backend(args)
+        lines, figures = run_backend(args)
         print('@@REPORT@@')
         print('\n'.join(lines))
+        print('@@FIGURES@@ ' + json.dumps(figures))
         return 0
     import trytond
     from importlib import metadata
@@ -312,6 +320,7 @@ def main(argv=None):
             os.cpu_count()),
         ]
     status = 0
+    figures = {}
     for name in ('postgresql', 'sqlite'):
         env = dict(os.environ)
         if name == 'postgresql':
@@ -334,6 +343,9 @@ def main(argv=None):
         process = subprocess.run(command, env=env, stdout=subprocess.PIPE,
             text=True)
         text = process.stdout
+        if '@@FIGURES@@ ' in text:
+            text, found = text.split('@@FIGURES@@ ', 1)
+            figures[name] = json.loads(found)
         if '@@REPORT@@' in text:
             out += [''] + text.split('@@REPORT@@\n', 1)[1].splitlines()
         if process.returncode:
@@ -343,6 +355,8 @@ def main(argv=None):
     os.makedirs(os.path.dirname(REPORT), exist_ok=True)
     with open(REPORT, 'w') as f:
         f.write('\n'.join(out) + '\n')
+    with open(REPORT.replace('.txt', '.json'), 'w') as f:
+        json.dump(figures, f)
     print('\n'.join(out))
     print('written to %s' % REPORT)
     return status

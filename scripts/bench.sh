@@ -13,6 +13,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 mkdir -p var/bench var/cache
+rm -f var/bench/*.json   # the summary table shows this run's figures only
 status=0
 
 # DB_CACHE is keyed on module names only: key ours on the module's content
@@ -47,9 +48,19 @@ BENCH_SQLITE_CACHE="$ROOT/var/cache/sync-sqlite-bench-$module_hash" \
     bench "router sync through the module (PostgreSQL, SQLite)" bench/bench_sync.py \
         ${BENCH_PAYMENTS:+--payments "$BENCH_PAYMENTS"} $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 
+BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
+    DB_CACHE="$ROOT/var/cache/fleet-pg-bench-$module_hash" \
+    bench "fleet reconcile through trytond-worker (PostgreSQL)" bench/bench_fleet.py \
+        $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
+
+echo
+echo "=== summary ==="
+python bench/summary.py || status=1
+
 echo
 echo "=== reports ==="
-for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt; do
+for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt \
+        var/bench/sync.txt var/bench/fleet.txt var/bench/summary.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

@@ -14,6 +14,27 @@ psycopg.connect(uri, connect_timeout=3).close()
 PYEOF
 }
 
+# pg_drop_stale_templates URI HASH MARKER: drop the template databases of
+# Tryton's test cache (test-<40 hex>) unless MARKER holds HASH, then write it
+pg_drop_stale_templates() {
+    "$PY" - "$@" <<'PYEOF'
+import re, sys, psycopg
+uri, module_hash, marker = sys.argv[1:]
+try:
+    with open(marker) as f:
+        if f.read().strip() == module_hash:
+            sys.exit(0)
+except OSError:
+    pass
+with psycopg.connect(uri.rstrip('/') + '/postgres', autocommit=True) as db:
+    for name, in db.execute('SELECT datname FROM pg_database').fetchall():
+        if re.fullmatch(r'test-[0-9a-f]{40}', name):
+            db.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+with open(marker, 'w') as f:
+    f.write(module_hash + '\n')
+PYEOF
+}
+
 # port_in_use PORT: true when something listens on loopback PORT (IPv4 or
 # IPv6 'localhost') or holds it bound, so that our server could not bind it
 port_in_use() {

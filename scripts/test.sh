@@ -34,8 +34,12 @@ TRYTOND_DATABASE_URI=sqlite:// DB_NAME=:memory: \
 # 3. the same on PostgreSQL, when reachable
 PG_URI=${TEST_POSTGRESQL_URI:-$PG_DEFAULT_URI}
 if pg_reachable "$PG_URI"; then
+    # Tryton's template databases (DB_CACHE=postgresql://: a test database
+    # is a CREATE DATABASE … TEMPLATE, ~1 s; a pg_restore takes ~16 s) are
+    # named on the module names only: drop them when the module changed.
+    pg_drop_stale_templates "$PG_URI" "$module_hash" var/cache/pg-templates.hash
     TRYTOND_DATABASE_URI="$PG_URI" DB_NAME="test_isp_$$" \
-        DB_CACHE="$ROOT/var/cache/pg-$module_hash" \
+        DB_CACHE=postgresql:// \
         stage "Tryton on PostgreSQL" $DB_TESTS
 else
     echo; echo "=== Tryton on PostgreSQL: SKIPPED, no server answers at $PG_URI ==="

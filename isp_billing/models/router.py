@@ -270,6 +270,8 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
                         profiles)))
         results = routeros.reconcile_many([job for _, _, job in jobs],
             max_workers=router_threads(), sweep_sessions=sweep)
+        now = utcnow()
+        synced = {}     # the routers' new values: routers
         for (router, rows, _), result in zip(jobs, results):
             try:
                 if result.error is not None:
@@ -278,12 +280,40 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
                             router.id, exc_info=result.error)
                     router._record_sync_error(result.error, rows)
                 else:
-                    router._record_sync(result.report, rows)
+                    values = router._record_sync(result.report, rows, now)
+                    synced.setdefault(
+                        tuple(sorted(values.items())), []).append(router)
             except backend.DatabaseOperationalError:
                 raise
             except Exception as error:
                 logger.exception("sync of router %s failed", router.id)
                 router._record_sync_error(error)
+        # one write per distinct outcome: a fleet in sync is one write
+        to_write = []
+        for values, same in synced.items():
+            to_write.extend([same, dict(values)])
+        if to_write:
+            cls.write(*to_write)
+
+    def _record_sync(self, report, rows, now):
+        """Record a completed reconcile of the router (report) on its
+        services; return the router's new values (written by the caller)"""
+        applied = set(report.added) | set(report.changed) | set(
+            report.removed)
+        in_sync = {r.id for r in rows if r.sync_status == 'in_sync'}
+        known = {r.id for r in rows}
+        drift = sum(1 for i in applied if i not in known or i in in_sync)
+        write_sync_status(status_changes(rows, report))
+        if report.failed:
+            sync_error = gettext('isp_billing.msg_router_sync_failures',
+                router=self.rec_name, count=len(report.failed),
+                details='; '.join('%s: %s' % (k, r)
+                    for k, r in report.failed))
+        else:
+            sync_error = None
+        logger.info("router %s synced: %s", self.id, report.summary())
+        return {'last_sync': now, 'last_seen': now, 'status': 'online',
+            'sync_error': sync_error, 'drift_count': drift}
 
     @classmethod
     @without_check_access
@@ -333,30 +363,6 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
             self.save()
         logger.info("router %s, services %s synced: %s", self.id,
             sorted(service_ids)[:10], report.summary())
-
-    def _record_sync(self, report, rows):
-        "Record a completed reconcile of the router (report) on it"
-        now = utcnow()
-        applied = set(report.added) | set(report.changed) | set(
-            report.removed)
-        in_sync = {r.id for r in rows if r.sync_status == 'in_sync'}
-        known = {r.id for r in rows}
-        drift = sum(1 for i in applied if i not in known or i in in_sync)
-        write_sync_status(status_changes(rows, report))
-        if report.failed:
-            sync_error = gettext('isp_billing.msg_router_sync_failures',
-                router=self.rec_name, count=len(report.failed),
-                details='; '.join('%s: %s' % (k, r)
-                    for k, r in report.failed))
-        else:
-            sync_error = None
-        self.last_sync = now
-        self.last_seen = now
-        self.status = 'online'
-        self.sync_error = sync_error
-        self.drift_count = drift
-        self.save()
-        logger.info("router %s synced: %s", self.id, report.summary())
 
     def _record_sync_error(self, error, rows=None):
         """Record a sync that could not complete on router and services

@@ -50,6 +50,7 @@ def run_wizard(name, records, steps):
 
 class LedgerTestCase(AccountingMixin, IspTestCase):
     "Test the ledger of paid time"
+    committed_accounting = True
 
     # --- 7b: archived plans keep their router profile ---
 

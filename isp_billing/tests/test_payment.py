@@ -16,20 +16,43 @@ from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests import test_tryton
 from trytond.tests.test_tryton import (
-    DB_NAME, USER, with_transaction)
+    DB_NAME, USER, activate_module, backup_db_cache, drop_db,
+    restore_db_cache, with_transaction)
 from trytond.transaction import Transaction, TransactionError
 from trytond.worker import run_task
 
 from ..exceptions import ExtensionError, PaymentError, PlanChangeError
 from ..times import frozen_clock, utcnow
 from .tools import (
-    IspTestCase, create_customer, create_plan, create_router, create_service)
+    IspTestCase, committed, create_customer, create_plan, create_router, create_service)
 
 
 class AccountingMixin:
-    "A company with a chart, a fiscal year, a plan, a service and cash"
+    """A company with a chart, a fiscal year, a plan, a service and cash.
+
+    With ``committed_accounting`` (a test class on IspTestCase), all but
+    the fiscal year are made once per class and committed, from a cached
+    database of their own: a chart of accounts costs seconds per test, tens
+    on PostgreSQL.  Each test rolls back on top of it and finds the records
+    by search; the fiscal year stays per test (a test may go without)."""
+    committed_accounting = False
+    #: DB_CACHE key of the database with the committed accounting
+    ACCOUNTING_CACHE = 'isp_billing-accounting'
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.committed_accounting:
+            drop_db()
+            if not restore_db_cache(cls.ACCOUNTING_CACHE):
+                activate_module(['isp_billing'])
+                committed(lambda: AccountingMixin().setup_accounting(
+                        fiscalyear=False))
+                backup_db_cache(cls.ACCOUNTING_CACHE)
 
     def setup_accounting(self, fiscalyear=True):
+        if self.committed_accounting:
+            return self._committed_accounting(fiscalyear)
         pool = Pool()
         Account = pool.get('account.account')
         Category = pool.get('product.category')
@@ -41,10 +64,7 @@ class AccountingMixin:
         with set_company(company):
             create_chart(company)
             if fiscalyear:
-                year = set_invoice_sequences(get_fiscalyear(company))
-                year.save()
-                year.create_period([year])
-                self.fiscalyear = year
+                self.fiscalyear = self.create_fiscalyear(company)
             revenue, = Account.search([('type.revenue', '=', True),
                     ('closed', '!=', True)], limit=1)
             cash, = Account.search([('code', '=', '1.1.1')], limit=1)
@@ -64,9 +84,35 @@ class AccountingMixin:
                         'debit_account': cash.id}])
         return company
 
+    @staticmethod
+    def create_fiscalyear(company):
+        year = set_invoice_sequences(get_fiscalyear(company))
+        year.save()
+        year.create_period([year])
+        return year
+
+    def _committed_accounting(self, fiscalyear):
+        "The records of the committed accounting (one of each)"
+        pool = Pool()
+        self.company, = pool.get('company.company').search([])
+        self.plan, = pool.get('product.template').search(
+            [('name', '=', 'Home 10M')])
+        self.router, = pool.get('isp.router').search([('name', '=', 'R1')])
+        self.customer, = pool.get('party.party').search(
+            [('name', '=', 'Alice')])
+        self.service, = pool.get('isp.service').search(
+            [('login', '=', 'alice')])
+        self.cash, = pool.get('account.invoice.payment.method').search(
+            [('name', '=', 'Cash')])
+        if fiscalyear:
+            with set_company(self.company):
+                self.fiscalyear = self.create_fiscalyear(self.company)
+        return self.company
+
 
 class PaymentTestCase(AccountingMixin, IspTestCase):
     "Test the pre-paid cycle"
+    committed_accounting = True
 
     def count(self, model):
         return Pool().get(model).search([], count=True)

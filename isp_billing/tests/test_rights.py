@@ -59,6 +59,7 @@ PASSWORD_READERS = {
 
 class RightsTestCase(AccountingMixin, IspTestCase):
     "Staff rights per group, on the server"
+    committed_accounting = True
 
     # --- fixtures (as root) ---
 

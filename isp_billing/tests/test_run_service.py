@@ -28,8 +28,8 @@ START = 180
 STOP = 30
 
 
-class RunServiceTestCase(unittest.TestCase):
-    "scripts/run.sh starts, serves and stops as one service"
+class RunServiceBase(unittest.TestCase):
+    "Start and stop scripts/run.sh in a var directory of its own"
 
     @classmethod
     def setUpClass(cls):
@@ -37,6 +37,12 @@ class RunServiceTestCase(unittest.TestCase):
         if not os.path.exists(os.path.join(ROOT, '.venv', 'bin', 'trytond')):
             raise AssertionError('.venv is missing (run make install)')
         cls.var_dir = tempfile.mkdtemp(prefix='isp-run-service-')
+        cls.prepare()
+
+    @classmethod
+    def prepare(cls):
+        """A demo SQLite database in the var directory, cached on the
+        module's content"""
         cls.cache = os.path.join(
             VAR, 'cache', f'run-service-{module_hash()}.sqlite')
         database = os.path.join(cls.var_dir, 'db', 'isp_demo.sqlite')
@@ -67,14 +73,16 @@ class RunServiceTestCase(unittest.TestCase):
 
     def start_run(self, ports=None, **env):
         """Start run.sh in its own process group, as a shell starts a job;
-        its output goes to run.ports (file) and the ports to run.ports"""
+        its output goes to run.output_file and the ports to run.ports.
+        env: run.sh settings (the test runner's database settings are
+        never passed on)"""
         ports = ports or free_ports(3)
-        env = dict(os.environ, VAR_DIR=self.var_dir, PORT=str(ports[0]),
+        base = {key: value for key, value in os.environ.items()
+            if key not in {'TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE',
+                'DATABASE_URI'}}
+        env = dict(base, VAR_DIR=self.var_dir, PORT=str(ports[0]),
             ROUTER_PORT_NORTH=str(ports[1]), ROUTER_PORT_SOUTH=str(ports[2]),
             **env)
-        for key in ['TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE',
-                'DATABASE_URI']:
-            env.pop(key, None)
         output = tempfile.NamedTemporaryFile(
             'w+', prefix='run-', suffix='.log', delete=False)
         run = subprocess.Popen(['bash', RUN], cwd=ROOT, env=env,
@@ -114,8 +122,9 @@ class RunServiceTestCase(unittest.TestCase):
             except subprocess.TimeoutExpired:
                 run.kill()
                 run.wait()
-        run.output_file.close()
-        os.unlink(run.output_file.name)
+        if not run.output_file.closed:   # (stopped once only)
+            run.output_file.close()
+            os.unlink(run.output_file.name)
 
     def started(self, **env):
         run = self.start_run(**env)
@@ -153,6 +162,10 @@ class RunServiceTestCase(unittest.TestCase):
         except subprocess.TimeoutExpired:
             self.fail('run.sh still running %s s later:\n%s'
                 % (timeout, self.output(run)))
+
+
+class RunServiceTestCase(RunServiceBase):
+    "scripts/run.sh starts, serves and stops as one service"
 
     def test_sigterm_stops_everything(self):
         "SIGTERM to run.sh stops trytond, cron and the simulators"

@@ -3,8 +3,9 @@ on a database with the module activated, and acting as a staff user."""
 from contextlib import contextmanager
 
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
-from trytond.transaction import Transaction, check_access
+from trytond.tests.test_tryton import (
+    DB_NAME, TestCase, activate_module, drop_db)
+from trytond.transaction import Transaction, TransactionError, check_access
 
 
 class IspTestCase(TestCase):
@@ -23,6 +24,26 @@ class IspTestCase(TestCase):
     def tearDownClass(cls):
         super().tearDownClass()
         drop_db()
+
+
+def committed(function, user=1, context=None, database=DB_NAME):
+    """Run function in a transaction of its own and commit it, restarted
+    as trytond's dispatcher does when it asks for locks; return its result.
+    The tasks it queued are left out (run them where they matter)."""
+    extras = {}
+    while True:
+        with Transaction().start(database, user, context=context,
+                **extras) as transaction:
+            try:
+                result = function()
+            except TransactionError as error:
+                transaction.rollback()
+                transaction.tasks.clear()
+                error.fix(extras)
+                continue
+            transaction.commit()
+            transaction.tasks.clear()
+            return result
 
 
 @contextmanager
