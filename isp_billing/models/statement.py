@@ -32,22 +32,24 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 
 # an RF creditor reference, possibly written in groups of 4 characters
-RF_REFERENCE = re.compile(r'RF\s*\d{2}(?:\s?[0-9A-Z]){1,21}', re.IGNORECASE)
+RF_REFERENCE = re.compile(r'\bRF\s*\d{2}(?:\s?[0-9A-Z]){1,21}', re.IGNORECASE)
 
 
 def structured_references(*texts):
-    "The valid RF references found in the texts, compact and upper case"
+    """The valid RF references that the texts may hold, compact and upper
+    case. The pattern may eat the words after a reference, so every valid
+    prefix of what it found is a candidate, the longest first."""
     references = []
     for text in texts:
         if not isinstance(text, str):
             continue
         for found in RF_REFERENCE.finditer(text):
             candidate = iso11649.compact(found.group(0))
-            # the greedy pattern may eat the next word: shorten until valid
-            while len(candidate) > 4 and not iso11649.is_valid(candidate):
+            while len(candidate) > 4:
+                if (iso11649.is_valid(candidate)
+                        and candidate not in references):
+                    references.append(candidate)
                 candidate = candidate[:-1]
-            if iso11649.is_valid(candidate) and candidate not in references:
-                references.append(candidate)
     return references
 
 
