@@ -290,7 +290,8 @@ def demo_bank_account(company, accounts):
             owners=[Party(company.party.id)])
         account.numbers.new(type='iban', number=DEMO_IBAN)
         account.save()
-    if not MeanRule.find([('instrument', '=', 'bank.account,%s' % account.id)]):
+    instrument = 'bank.account,%s' % account.id
+    if not MeanRule.find([('instrument', '=', instrument)]):
         MeanRule(instrument=account).save()
     if not StatementJournal.find([('bank_account', '=', account.id)]):
         journal, = Journal.find([('code', '=', 'STA')], limit=1)

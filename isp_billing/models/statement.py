@@ -193,7 +193,3 @@ class Statement(metaclass=PoolMeta):
         line.account = invoice.account
         line.related_to = invoice
         return line
-
-    def isp_unmatched_origins(self):
-        "The payments of the statement that no line accounts for yet"
-        return [o for o in self.origins if o.pending_amount]
