@@ -4,16 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAO_VERSION := 8.0.11
 
-.PHONY: run test install sao chromium bench clean-db
+.PHONY: run test install sao chromium pango bench clean-db
 
 # make run settings (environment): PORT=8000 ROUTER_PORT_NORTH=18728
 # ROUTER_PORT_SOUTH=18738 VAR_DIR=var DATABASE_URI=sqlite:// (scripts/run.sh)
 VAR_DIR ?= var
 
-run: install sao
+run: install sao pango
 	bash scripts/run.sh
 
-test: install sao chromium
+test: install sao chromium pango
 	bash scripts/test.sh
 
 install: $(VENV)/.installed
@@ -46,6 +46,15 @@ chromium:
 		echo "installing Debian chromium for the browser test"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "could not install chromium: the browser test will be reported as failed"; }
+
+# Pango for weasyprint, which renders the PDF bills and reports (Debian
+# chromium pulls it in too).
+pango:
+	@dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1 || { \
+		echo "installing Debian Pango for the PDF bills (weasyprint)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			libpango-1.0-0 libpangoft2-1.0-0 >/dev/null) \
+		|| echo "could not install Pango: PDF bills and reports will fail"; }
 
 bench: install
 	bash scripts/bench.sh

@@ -36,6 +36,8 @@ GROUP_NAMES = {
     'group_isp_viewer': 'ISP Viewer',
     }
 ADMIN = ('admin', 'admin-isp-demo')
+#: the ISP's bank account, printed on its bills
+DEMO_IBAN = 'DE89370400440532013000'
 
 PLANS = [
     # name, kind, down, up kbit/s, duration, unit, price, shared users
@@ -130,6 +132,10 @@ def load(config_file, database, router_ports=None):
             PaymentMethod(name=name, journal=journal,
                 credit_account=accounts['cash'],
                 debit_account=accounts['cash']).save()
+
+    # the ISP's bank account: printed on every bill (a payment mean rule)
+    # and the statement journal its bank files are imported into
+    demo_bank_account(company, accounts)
 
     # plans
     Category = Model.get('product.category')
@@ -261,6 +267,40 @@ def load(config_file, database, router_ports=None):
     if readings:
         print(f'demo: usage of {readings} services over 3 months, '
             'router status read')
+
+
+def demo_bank_account(company, accounts):
+    """The company's bank account (IBAN DEMO_IBAN), its payment mean rule
+    and the Bank statement journal (Import Statement finds it by IBAN)"""
+    from proteus import Model
+    Party = Model.get('party.party')
+    Bank = Model.get('bank')
+    BankAccount = Model.get('bank.account')
+    MeanRule = Model.get('account.invoice.payment.mean.rule')
+    Journal = Model.get('account.journal')
+    StatementJournal = Model.get('account.statement.journal')
+    account, = BankAccount.find(
+        [('numbers.number_compact', '=', DEMO_IBAN)]) or [None]
+    if account is None:
+        bank_party = Party(name='Demo Bank')
+        bank_party.save()
+        bank = Bank(party=bank_party, bic='COBADEFFXXX')
+        bank.save()
+        account = BankAccount(bank=bank, currency=company.currency,
+            owners=[Party(company.party.id)])
+        account.numbers.new(type='iban', number=DEMO_IBAN)
+        account.save()
+    instrument = 'bank.account,%s' % account.id
+    if not MeanRule.find([('instrument', '=', instrument)]):
+        MeanRule(instrument=account).save()
+    if not StatementJournal.find([('bank_account', '=', account.id)]):
+        journal, = Journal.find([('code', '=', 'STA')], limit=1)
+        # number_of_lines: a bank file with unknown payments can be
+        # validated; it is posted once the accountant dealt with them
+        StatementJournal(name='Bank', journal=journal,
+            account=accounts['cash'], bank_account=account,
+            currency=company.currency, validation='number_of_lines').save()
+    return account
 
 
 def usage_and_status(database, context):
