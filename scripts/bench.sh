@@ -47,9 +47,12 @@ BENCH_SQLITE_CACHE="$ROOT/var/cache/sync-sqlite-bench-$module_hash" \
     bench "router sync through the module (PostgreSQL, SQLite)" bench/bench_sync.py \
         ${BENCH_PAYMENTS:+--payments "$BENCH_PAYMENTS"} $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 
+DB_CACHE="$ROOT/var/cache/message-bench-$module_hash" \
+    bench "message to 10,000 customers (SQLite)" bench/bench_message.py
+
 echo
 echo "=== reports ==="
-for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt; do
+for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt var/bench/message.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

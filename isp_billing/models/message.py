@@ -473,10 +473,14 @@ class Message(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def deliver_batch(cls, messages, party_ids):
-        "Queue task: create the deliveries of these customers and send them"
+        """Queue task: create the deliveries of these customers and send
+        them. The batches of one message run one after the other (lock
+        taken first, before any mail leaves): the last one sees every
+        delivery and marks the message done."""
         pool = Pool()
         Delivery = pool.get('isp.message.delivery')
         Party = pool.get('party.party')
+        cls.lock(messages)
         for message in messages:
             deliveries = []
             for party in Party.browse(party_ids):

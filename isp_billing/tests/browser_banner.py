@@ -5,7 +5,7 @@ import base64
 import datetime as dt
 
 from .browser_tools import BrowserTestCase
-from .test_banner import PNG
+from .test_banner import png
 
 
 class LoginBannerTestCase(BrowserTestCase):
@@ -16,10 +16,11 @@ class LoginBannerTestCase(BrowserTestCase):
         start = dt.datetime.now(dt.timezone.utc).replace(
             tzinfo=None, microsecond=0) - dt.timedelta(minutes=1)
         text = '<b>x</b> Maintenance tonight 02:00-03:00'
+        picture = png(240, 40, (230, 126, 34))
         response = self.rpc('model.isp.banner.create', [{
                     'name': 'Browser test', 'text': text,
                     'image': {'__class__': 'bytes',
-                        'base64': base64.b64encode(PNG).decode()},
+                        'base64': base64.b64encode(picture).decode()},
                     'active_from': self.rpc_datetime(start),
                     }], {}, session=admin)
         self.assertIn('result', response, response)
@@ -38,8 +39,11 @@ class LoginBannerTestCase(BrowserTestCase):
         self.assertEqual(banner.locator('b').count(), 0)
         image = banner.locator('img')
         self.assertEqual(image.count(), 1)
-        self.assertTrue(image.evaluate(
-                'e => e.complete && e.naturalWidth > 0'))
+        page.wait_for_function(
+            "() => { const i = document.querySelector("
+            "'.isp-login-banner img'); return i && i.complete; }")
+        self.assertEqual(image.evaluate('e => e.naturalWidth'), 240)
+        self.assertTrue(image.is_visible())
         self.screenshot('login_banner.png')
 
         # logging in still works with the banner above the form

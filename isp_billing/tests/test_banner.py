@@ -4,6 +4,8 @@ data committed as the route opens its own transaction)."""
 import base64
 import datetime as dt
 import json
+import struct
+import zlib
 
 from trytond.pool import Pool
 from trytond.protocols.wrappers import Response
@@ -20,6 +22,18 @@ from .tools import IspTestCase
 PNG = base64.b64decode(
     'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA'
     '60e6kgAAAABJRU5ErkJggg==')
+
+
+def png(width, height, rgb):
+    "A plain PNG picture of one colour"
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data
+            + struct.pack('>I', zlib.crc32(kind + data)))
+    row = b'\0' + bytes(rgb) * width
+    return (b'\x89PNG\r\n\x1a\n'
+        + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0))
+        + chunk(b'IDAT', zlib.compress(row * height))
+        + chunk(b'IEND', b''))
 
 
 class BannerTestCase(IspTestCase):
@@ -82,6 +96,7 @@ class BannerTestCase(IspTestCase):
     def test_image_mimetype(self):
         "Pictures are recognised by their content, not their name"
         self.assertEqual(image_mimetype(PNG), 'image/png')
+        self.assertEqual(image_mimetype(png(2, 2, (0, 0, 0))), 'image/png')
         self.assertEqual(image_mimetype(b'\xff\xd8\xff\xe0rest'), 'image/jpeg')
         self.assertEqual(image_mimetype(b'GIF89a...'), 'image/gif')
         self.assertEqual(image_mimetype(b'RIFF\0\0\0\0WEBPVP8 '), 'image/webp')
