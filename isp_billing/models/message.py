@@ -386,11 +386,15 @@ class Message(Workflow, ModelSQL, ModelView):
         return domain
 
     def recipients(self, now=None):
-        "Ids of the customers this message goes to, in id order"
+        """Ids of the customers this message goes to, in id order: one SQL
+        query (the search's, record rules included), no record browsed"""
         Party = Pool().get('party.party')
         self.check_target()
-        return [p.id for p in Party.search(
-                self.recipient_domain(now=now), order=[('id', 'ASC')])]
+        query = Party.search(self.recipient_domain(now=now),
+            order=[('id', 'ASC')], query=True)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*query)
+        return [i for i, in cursor]
 
     def recipient_preview(self, limit=PREVIEW_LIMIT):
         "(count, the first ``limit`` customer ids) before sending"
