@@ -22,7 +22,7 @@ from email.message import EmailMessage
 
 from sql.aggregate import Count
 
-from trytond import config
+from trytond import backend, config
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
@@ -303,7 +303,8 @@ class Message(Workflow, ModelSQL, ModelView):
         delivery = Delivery.__table__()
         cursor = Transaction().connection.cursor()
         result = {n: {m.id: 0 for m in messages} for n in names}
-        for sub_ids in grouped_slice([m.id for m in messages]):
+        for sub_ids in grouped_slice(
+                [m.id for m in messages], backend.MAX_QUERY_PARAMS):
             cursor.execute(*delivery.select(
                     delivery.message, delivery.state, Count(delivery.id),
                     where=delivery.message.in_(list(sub_ids)),
