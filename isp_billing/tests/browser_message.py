@@ -25,18 +25,38 @@ class MessageTestCase(BrowserTestCase):
             self.assertLess(time.monotonic(), deadline, 'no message form')
             time.sleep(0.2)
         self.wait_idle()
-        self.field('Subject').fill('Browser test message')
-        self.field('Text').fill('Hello from the browser test.')
+        # the choices first: a redraw of the form can drop a text typed
+        # before it was committed (focus out)
         self.field('Send To').select_option(label='By Customer Type')
+        self.wait_idle()
         self.field('Customer Type').select_option(label='Organization')
         self.field('Email').uncheck()
-        page.keyboard.press('Control+s')
         self.wait_idle()
-        page.locator('.tab-pane.active button').get_by_text(
-            'Send...').click()
+        self.field('Subject').fill('Browser test message')
+        self.field('Subject').press('Tab')
+        self.field('Text').fill('Hello from the browser test.')
+        self.field('Text').press('Tab')
+        self.wait_idle()
+        page.locator('.tab-pane.active').get_by_title(
+            'Save', exact=False).first.click()
+        try:
+            page.get_by_text('Record saved.').first.wait_for()
+        except TimeoutError:
+            self.screenshot('message_not_saved.png')
+            raise
+        self.wait_idle()
         dialog = page.locator('.modal-dialog:visible').filter(
             has_text='Send Message')
-        dialog.wait_for()
+        for attempt in range(3):
+            page.locator('.tab-pane.active button').get_by_text(
+                'Send...').click()
+            try:
+                dialog.wait_for(timeout=10000)
+                break
+            except TimeoutError:
+                if attempt == 2:
+                    self.screenshot('message_no_wizard.png')
+                    raise
         self.wait_idle()
         count = dialog.locator('input').evaluate_all(
             'els => els.map(e => e.value)')
