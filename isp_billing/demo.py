@@ -258,6 +258,8 @@ def load(config_file, database, router_ports=None):
             ServiceModel.expire(ServiceModel.browse(to_expire))
     paid = history(Service)
     readings = usage_and_status(database, config.context)
+    if message_and_banner(database, config.context):
+        print('demo: login banner set, a message sent to the customers')
     if created:
         print(f'demo: {created} customers with services created')
     elif not moved:
@@ -332,6 +334,36 @@ def usage_and_status(database, context):
         # a router that does not answer is recorded offline
         Router._refresh_status(Router.search([]))
         return len(services)
+
+
+def message_and_banner(database, context):
+    """A login banner and one message sent to every customer's portal
+    (Messages, Login Banner). Only on a demo that has no message yet."""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    from trytond.worker import run_task
+    with Transaction().start(database, 0, context=context) as transaction:
+        pool = Pool()
+        Message = pool.get('isp.message')
+        Banner = pool.get('isp.banner')
+        if Message.search([], limit=1):
+            return False
+        if not Banner.search([], limit=1):
+            Banner.create([{'name': 'Welcome',
+                        'text': 'Demo Wireless ISP: planned maintenance '
+                        'on Sunday 02:00-03:00. Thank you for your '
+                        'patience.'}])
+        message, = Message.create([{
+                    'subject': 'New Fibre 50M plan',
+                    'body': 'Dear customer, Fibre 50M is now available '
+                    'in your area. Ask us at the counter.',
+                    'target': 'all', 'channel_email': False,
+                    'channel_portal': True, 'channel_sms': False}])
+        Message.send([message])
+        tasks = list(transaction.tasks)
+    for task_id in tasks:       # as trytond does after a request's commit
+        run_task(database, task_id)
+    return True
 
 
 def seed_paid_time(database, context, service_id, paid_until):

@@ -41,3 +41,11 @@ class PlanChangeError(UserError):
 
 class PaymentRecordError(AccessError):
     "Payments and extensions are a ledger: append-only"
+
+
+class MessageError(UserError):
+    "A message to customers cannot be sent as it is"
+
+
+class BannerValidationError(ValidationError):
+    pass

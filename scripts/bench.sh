@@ -53,6 +53,9 @@ BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
     bench "fleet reconcile through trytond-worker (PostgreSQL)" bench/bench_fleet.py \
         $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 
+DB_CACHE="$ROOT/var/cache/message-bench-$module_hash" \
+    bench "message to 10,000 customers (SQLite)" bench/bench_message.py
+
 echo
 echo "=== summary ==="
 python bench/summary.py || status=1
@@ -60,7 +63,7 @@ python bench/summary.py || status=1
 echo
 echo "=== reports ==="
 for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt \
-        var/bench/sync.txt var/bench/fleet.txt var/bench/summary.txt; do
+        var/bench/sync.txt var/bench/fleet.txt var/bench/message.txt var/bench/summary.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

@@ -16,6 +16,7 @@ ROUTER_RULE_MODELS = {
     'isp.service', 'isp.router', 'party.party', 'isp.service.payment',
     'isp.service.extension', 'account.invoice', 'account.invoice.line',
     }
+ROUTER_RULE_MODELS |= {'isp.message.delivery'}
 
 
 def assigned_router_ids(user_id):

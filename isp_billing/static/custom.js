@@ -27,3 +27,54 @@
         }
     };
 })();
+
+/* isp_billing: the login banner (ISP Billing > Configuration > Login
+   Banner). The login dialog is rebuilt by Sao.Session.login_dialog() at
+   every login; wrap it to put the current banner, read from the public
+   route /<db>/isp_billing/banner, on top of the form. The text goes in
+   with .text(): it is never interpreted as HTML. */
+(function() {
+    'use strict';
+
+    var login_dialog = Sao.Session.login_dialog;
+    Sao.Session.login_dialog = function() {
+        var dialog = login_dialog.apply(this, arguments);
+        var banner = jQuery('<div/>', {
+            'class': 'alert alert-info isp-login-banner',
+            'role': 'note',
+        }).hide().prependTo(dialog.body);
+        var from_hash = window.location.hash.replace(
+            /^(#(!|))/, '').split('/', 1)[0];
+        jQuery.when(from_hash || Sao.DB.list()).then(function(dbs) {
+            var db = (typeof dbs == 'string') ? dbs : (dbs || [])[0];
+            if (!db) {
+                return null;
+            }
+            return jQuery.getJSON(
+                encodeURIComponent(db) + '/isp_billing/banner');
+        }).then(function(data) {
+            if (!data || !(data.text || data.image)) {
+                return;
+            }
+            if (data.image &&
+                    /^data:image\/(png|jpeg|gif|webp);base64,/.test(
+                        data.image)) {
+                banner.append(jQuery('<img/>', {
+                    'src': data.image,
+                    'alt': '',
+                    'class': 'img-responsive isp-login-banner-image',
+                }));
+            }
+            if (data.text) {
+                banner.append(jQuery('<p/>', {
+                    'class': 'isp-login-banner-text',
+                    'css': {'white-space': 'pre-wrap', 'margin': 0},
+                }).text(data.text));
+            }
+            banner.show();
+        }, function() {
+            // no banner (unknown database, module not activated): nothing
+        });
+        return dialog;
+    };
+})();

@@ -48,6 +48,10 @@ TABLE = {
     'product.product':       ('rwcd', 'r',   'r',       'r',       'r',    'r'),
     'party.party':           ('rwcd', 'rwc', 'r',       'r',       'rw',   'r'),
     'account.invoice':       ('r',    'r',   'r',       'r',       'r',    'r'),
+    # messages: administrators and support send; deliveries are a log
+    'isp.message':           ('rwcd', 'r',   'r',       'r',       'rwc',  'r'),
+    'isp.message.delivery':  ('r',    'r',   'r',       'r',       'r',    'r'),
+    'isp.banner':            ('rwcd', 'r',   'r',       'r',       'r',    'r'),
     }
 
 #: who may read the passwords (field access)
@@ -160,7 +164,21 @@ class RightsTestCase(AccountingMixin, IspTestCase):
                 return create_plan('Del plan %d' % n).products[0]
             if model == 'party.party':
                 return create_customer('Del %d' % n)
+            if model == 'isp.message':
+                return self.draft_message()
+            if model == 'isp.message.delivery':
+                return pool.get(model).create([{
+                            'message': self.draft_message().id,
+                            'party': self.customer.id,
+                            'channel': 'portal'}])[0]
+            if model == 'isp.banner':
+                return pool.get(model).create(
+                    [{'name': 'Banner %d' % n, 'text': 'Hello'}])[0]
         return self.existing(model)
+
+    def draft_message(self):
+        return Pool().get('isp.message').create([{'subject': 'Hello',
+                    'body': 'Hi', 'target': 'all'}])[0]
 
     def existing(self, model):
         pool = Pool()
@@ -181,6 +199,9 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             'product.product': self.plan.products[0],
             'party.party': self.customer,
             'account.invoice': self.inv1,
+            'isp.message': None,
+            'isp.message.delivery': None,
+            'isp.banner': None,
             }[model] or self.fresh(model)
 
     def write_values(self, model):
@@ -198,6 +219,9 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             'product.product': {'suffix_code': 'X'},
             'party.party': {'name': 'Renamed customer'},
             'account.invoice': {'description': 'edited'},
+            'isp.message': {'subject': 'edited'},
+            'isp.message.delivery': {'error': 'edited'},
+            'isp.banner': {'text': 'edited'},
             }[model]
 
     def create_values(self, model):
@@ -243,6 +267,11 @@ class RightsTestCase(AccountingMixin, IspTestCase):
                 'isp_customer': True, 'isp_customer_type': 'individual'},
             'account.invoice': {'party': self.customer.id, 'type': 'out',
                 'company': self.company.id},
+            'isp.message': {'subject': 'New %d' % n, 'body': 'Hi',
+                'target': 'all'},
+            'isp.message.delivery': {'message': self.draft_message().id,
+                'party': self.customer.id, 'channel': 'portal'},
+            'isp.banner': {'name': 'New %d' % n, 'text': 'Hello'},
             }[model]
 
     def attempt(self, user, operation, model):
