@@ -41,3 +41,11 @@ class PlanChangeError(UserError):
 
 class PaymentRecordError(AccessError):
     "Payments and extensions are a ledger: append-only"
+
+
+class RequestError(UserError):
+    "A customer request or reply that cannot be taken as written"
+
+
+class PortalError(UserError):
+    "A portal login, invitation or password change that was refused"
