@@ -48,6 +48,9 @@ TABLE = {
     'product.product':       ('rwcd', 'r',   'r',       'r',       'r',    'r'),
     'party.party':           ('rwcd', 'rwc', 'r',       'r',       'rw',   'r'),
     'account.invoice':       ('r',    'r',   'r',       'r',       'r',    'r'),
+    'isp.request':           ('rwcd', 'rwc', 'r',       'rw',      'rwc',  'r'),
+    # replies are a record: written once (staff replies only), never changed
+    'isp.request.reply':     ('rc',   'rc',  'r',       'rc',      'rc',   'r'),
     }
 
 #: who may read the passwords (field access)
@@ -98,6 +101,11 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             # table, which a test transaction cannot)
             Configuration = pool.get('isp.configuration')
             ModelSQL.create.__func__(Configuration, [{}])
+            Request = pool.get('isp.request')
+            self.request = Request.submit(
+                self.customer, 'inquiry', 'Speed?', 'How fast is it?',
+                service=self.s1)
+            self.reply = self.request.customer_reply('Still waiting.')
         self.s1, self.s2 = Service(self.s1.id), Service(self.s2.id)
         return company
 
@@ -159,6 +167,9 @@ class RightsTestCase(AccountingMixin, IspTestCase):
                 return create_plan('Del plan %d' % n).products[0]
             if model == 'party.party':
                 return create_customer('Del %d' % n)
+            if model == 'isp.request':
+                return pool.get(model).submit(
+                    self.customer, 'request', 'Del %d' % n, 'text')
         return self.existing(model)
 
     def existing(self, model):
@@ -180,6 +191,8 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             'product.product': self.plan.products[0],
             'party.party': self.customer,
             'account.invoice': self.inv1,
+            'isp.request': self.request,
+            'isp.request.reply': self.reply,
             }[model] or self.fresh(model)
 
     def write_values(self, model):
@@ -197,6 +210,8 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             'product.product': {'suffix_code': 'X'},
             'party.party': {'name': 'Renamed customer'},
             'account.invoice': {'description': 'edited'},
+            'isp.request': {'assigned_to': None},
+            'isp.request.reply': {'text': 'edited'},
             }[model]
 
     def create_values(self, model):
@@ -242,6 +257,9 @@ class RightsTestCase(AccountingMixin, IspTestCase):
                 'isp_customer': True, 'isp_customer_type': 'individual'},
             'account.invoice': {'party': self.customer.id, 'type': 'out',
                 'company': self.company.id},
+            'isp.request': {'customer': self.customer.id,
+                'kind': 'inquiry', 'subject': 'New %d' % n, 'text': 'x'},
+            'isp.request.reply': {'request': self.request.id, 'text': 'ok'},
             }[model]
 
     def attempt(self, user, operation, model):
