@@ -47,9 +47,13 @@ BENCH_SQLITE_CACHE="$ROOT/var/cache/sync-sqlite-bench-$module_hash" \
     bench "router sync through the module (PostgreSQL, SQLite)" bench/bench_sync.py \
         ${BENCH_PAYMENTS:+--payments "$BENCH_PAYMENTS"} $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 
+BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
+    DB_CACHE="$ROOT/var/cache/portal-pg-bench-$module_hash" \
+    bench "customer portal, 50 customers at once (PostgreSQL)" bench/bench_portal.py
+
 echo
 echo "=== reports ==="
-for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt; do
+for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt var/bench/portal.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

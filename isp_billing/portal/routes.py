@@ -12,7 +12,6 @@ and not named like trytond's staff cookie; every POST carries a CSRF token
 (derived from the session, or a double-submit cookie before login); pages
 are Genshi templates (escaped); errors are plain pages without tracebacks.
 """
-import datetime as dt
 import functools
 import hashlib
 import hmac
