@@ -66,7 +66,8 @@ elif port_in_use "$SMTP_PORT"; then
 fi
 PORTAL_URL="http://localhost:$PORT/$DB_NAME/isp_billing/portal/"
 
-mkdir -p "$VAR_DIR/db" "$VAR_DIR/sim" "$LOG" "$VAR_DIR/mail"
+# a Maildir: the sink writes under tmp/ and moves each mail to new/
+mkdir -p "$VAR_DIR/db" "$VAR_DIR/sim" "$LOG" "$VAR_DIR/mail/"{cur,new,tmp}
 CONF="$VAR_DIR/trytond.conf"
 WORKER=False
 case "$DATABASE_URI" in postgresql*) WORKER=True;; esac
