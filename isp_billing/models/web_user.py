@@ -3,6 +3,12 @@
 Staff invite a customer from the customer form: a web user is created (or
 found) for the customer's email and a link to choose a password is mailed.
 The portal routes only call the methods here.
+
+Importing this module (trytond does when it loads the module's classes)
+registers the portal routes on trytond's WSGI app.  Not from the package's
+__init__: importing isp_billing (the demo loader, the router driver) must
+not import trytond.wsgi, which picks the database backend from the
+configuration before the caller has loaded it.
 """
 import datetime as dt
 import re
@@ -15,6 +21,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.sendmail import SMTPDataManager, send_message_transactional
 from trytond.tools.email_ import format_address, set_from_header
 
+from .. import portal  # noqa: F401 registers the portal's HTTP routes
 from ..exceptions import PortalError
 
 #: failed logins of one email before the portal refuses it (429)
