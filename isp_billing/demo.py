@@ -62,6 +62,11 @@ CUSTOMERS = [
     'Yasmin Saleh', 'Zawadi Mutua', 'Green Valley School',
     'Lakeside Clinic', 'Sunrise Hotel', 'Harbor Logistics Ltd',
     ]
+#: customers with a portal login: name, email (login), password
+PORTAL_CUSTOMERS = [
+    ('Amina Njoroge', 'amina@example.com', 'amina-portal-2026'),
+    ('Brian Otieno', 'brian@example.com', 'brian-portal-2026'),
+    ]
 #: state of the n-th customer's service, cycling
 STATES = ['active'] * 5 + ['expired', 'active', 'suspended', 'draft',
     'cancelled']
@@ -260,6 +265,9 @@ def load(config_file, database, router_ports=None):
     readings = usage_and_status(database, config.context)
     if message_and_banner(database, config.context):
         print('demo: login banner set, a message sent to the customers')
+    if portal_users(database, config.context):
+        print(f'demo: {len(PORTAL_CUSTOMERS)} customers can log in to the '
+            'portal')
     if created:
         print(f'demo: {created} customers with services created')
     elif not moved:
@@ -364,6 +372,32 @@ def message_and_banner(database, context):
     for task_id in tasks:       # as trytond does after a request's commit
         run_task(database, task_id)
     return True
+def portal_users(database, context):
+    """Portal logins for PORTAL_CUSTOMERS (their email becomes their
+    contact address) and an open request of the first one. Only once."""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    with Transaction().start(database, 0, context=context):
+        pool = Pool()
+        Party = pool.get('party.party')
+        WebUser = pool.get('web.user')
+        Mechanism = pool.get('party.contact_mechanism')
+        Request = pool.get('isp.request')
+        if WebUser.search([('email', '=', PORTAL_CUSTOMERS[0][1])]):
+            return False
+        for n, (name, email, password) in enumerate(PORTAL_CUSTOMERS):
+            party, = Party.search([('name', '=', name),
+                    ('isp_customer', '=', True)])
+            if not party.email:
+                Mechanism.create([{'party': party.id, 'type': 'email',
+                            'value': email}])
+            WebUser.create([{'email': email, 'password': password,
+                        'party': party.id, 'email_valid': True}])
+            if n == 0:
+                Request.submit(party, 'inquiry', "Faster plan?",
+                    "Can I move to fibre without losing my paid days?",
+                    service=party.isp_services[0])
+        return True
 
 
 def seed_paid_time(database, context, service_id, paid_until):
@@ -416,6 +450,11 @@ def logins():
     return '\n'.join(lines)
 
 
+def portal_logins():
+    return '\n'.join(f'    {email:20} {password:22} ({name})'
+        for name, email, password in PORTAL_CUSTOMERS)
+
+
 def router_ports_arg(value):
     try:
         ports = [int(p) for p in value.split(',')]
@@ -439,9 +478,14 @@ def main():
             str(port) for _, port, _ in ROUTERS))
     parser.add_argument('--logins', action='store_true',
         help="print the demo logins and exit")
+    parser.add_argument('--portal-logins', action='store_true',
+        help="print the demo customers' portal logins and exit")
     args = parser.parse_args()
     if args.logins:
         print(logins())
+        return
+    if args.portal_logins:
+        print(portal_logins())
         return
     if not (args.config and args.database):
         parser.error('--config and --database are required')

@@ -56,6 +56,10 @@ BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
 DB_CACHE="$ROOT/var/cache/message-bench-$module_hash" \
     bench "message to 10,000 customers (SQLite)" bench/bench_message.py
 
+BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
+    DB_CACHE="$ROOT/var/cache/portal-pg-bench-$module_hash" \
+    bench "customer portal, 50 customers at once (PostgreSQL)" bench/bench_portal.py
+
 echo
 echo "=== summary ==="
 python bench/summary.py || status=1
@@ -63,7 +67,8 @@ python bench/summary.py || status=1
 echo
 echo "=== reports ==="
 for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt \
-        var/bench/sync.txt var/bench/fleet.txt var/bench/message.txt var/bench/summary.txt; do
+        var/bench/sync.txt var/bench/fleet.txt var/bench/message.txt var/bench/portal.txt \
+        var/bench/summary.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

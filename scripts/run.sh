@@ -12,6 +12,9 @@
 #   ROUTER_PORT_SOUTH [18738]   simulated router Tower South (RouterOS 6.33)
 #   VAR_DIR [var/]              configuration, SQLite database, logs, routers
 #   DATABASE_URI [sqlite://]    DB_NAME [isp_demo]    READY_TIMEOUT [90] s
+#   SMTP_PORT [a free port]     local SMTP sink: the demo's mails (portal
+#                               invitations, password resets, replies to
+#                               requests) are kept under $VAR_DIR/mail/
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -53,7 +56,18 @@ if [ ${#busy[@]} -gt 0 ]; then
     exit 1
 fi
 
-mkdir -p "$VAR_DIR/db" "$VAR_DIR/sim" "$LOG"
+# the SMTP sink: a free port unless SMTP_PORT says otherwise
+if [ -z "${SMTP_PORT:-}" ]; then
+    SMTP_PORT=$(python -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+elif ! [[ "$SMTP_PORT" =~ ^[0-9]+$ ]] || (( SMTP_PORT <= 0 || SMTP_PORT >= 65536 )); then
+    fail "SMTP_PORT=$SMTP_PORT is not a TCP port"
+elif port_in_use "$SMTP_PORT"; then
+    fail "not started, port already in use on this machine: $SMTP_PORT (SMTP sink, SMTP_PORT)"
+fi
+PORTAL_URL="http://localhost:$PORT/$DB_NAME/isp_billing/portal/"
+
+# a Maildir: the sink writes under tmp/ and moves each mail to new/
+mkdir -p "$VAR_DIR/db" "$VAR_DIR/sim" "$LOG" "$VAR_DIR/mail/"{cur,new,tmp}
 CONF="$VAR_DIR/trytond.conf"
 WORKER=False
 case "$DATABASE_URI" in postgresql*) WORKER=True;; esac
@@ -64,10 +78,14 @@ path = $VAR_DIR/db
 [web]
 listen = localhost:$PORT
 root = $SAO_ROOT
+reset_password_url = ${PORTAL_URL}reset
 [queue]
 worker = $WORKER
 [session]
 max_attempt = 10
+[email]
+uri = smtp://127.0.0.1:$SMTP_PORT
+from = Demo Wireless ISP <billing@isp.example>
 CONF
 
 # Every process we start leads its own process group (setsid), so that
@@ -147,6 +165,9 @@ wait_answer() {  # wait_answer NAME PID TIMEOUT CHECK...: until CHECK succeeds
 tcp_open() { python -c "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close()" "$1"; }
 http_ok() { python -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$1"; }
 
+start smtp python -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+    -c aiosmtpd.handlers.Mailbox "$VAR_DIR/mail"
+smtp_pid=$last_pid
 start sim-north python -m routeros_sim --routers 1 --base-port "$ROUTER_PORT_NORTH" \
     --version 7.18 --user admin --password demo-router --state "$VAR_DIR/sim/north.json"
 sim_north=$last_pid
@@ -169,6 +190,7 @@ if [ "$WORKER" = True ]; then
     start trytond-worker trytond-worker -c "$CONF" -d "$DB_NAME"
 fi
 wait_answer trytond "$trytond_pid" "$READY_TIMEOUT" http_ok "http://localhost:$PORT/"
+wait_answer smtp "$smtp_pid" 30 tcp_open "$SMTP_PORT"
 for pid in "${!names[@]}"; do  # e.g. cron failing at start
     kill -0 "$pid" 2>/dev/null || fail "${names[$pid]} exited at start; log: $LOG/${names[$pid]}.log"
 done
@@ -179,6 +201,11 @@ cat <<MSG
 
   Demo logins (user / password):
 $(python -m isp_billing.demo --logins)
+  Customer portal: $PORTAL_URL
+  Customer logins (email / password):
+$(python -m isp_billing.demo --portal-logins)
+  Mails (invitations, password resets, replies) are not sent out: the SMTP
+  sink on 127.0.0.1:$SMTP_PORT keeps them in $VAR_DIR/mail/new/ (one file each).
   Simulated routers: Tower North 127.0.0.1:$ROUTER_PORT_NORTH (RouterOS 7.18),
                      Tower South 127.0.0.1:$ROUTER_PORT_SOUTH (RouterOS 6.33, challenge login)
 MSG

@@ -1,5 +1,5 @@
 """Customers are Tryton parties with an ISP code and a type."""
-from trytond.model import fields
+from trytond.model import ModelView, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 
@@ -30,6 +30,22 @@ class Party(metaclass=PoolMeta):
     isp_payments = fields.One2Many(
         'isp.service.payment', 'customer', "Service Payments", readonly=True,
         states={'invisible': ~Eval('isp_customer', False)})
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._buttons.update({
+                'isp_invite_portal': {
+                    'invisible': ~Eval('isp_customer', False),
+                    'depends': ['isp_customer'],
+                    },
+                })
+
+    @classmethod
+    @ModelView.button
+    def isp_invite_portal(cls, parties):
+        "Mail the customers a link to their first portal login"
+        Pool().get('web.user').portal_invite(parties)
 
     @classmethod
     def default_isp_customer(cls):

@@ -33,6 +33,22 @@ HOTSPOT_USER = '/ip/hotspot/user'
 
 
 
+def start_smtp_sink(mails):
+    "An SMTP server on a free port that appends each message to mails"
+    import email
+    import email.policy
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            mails.append(email.message_from_bytes(
+                    envelope.content, policy=email.policy.default))
+            return '250 OK'
+    controller = Controller(Handler(), hostname='127.0.0.1', port=free_port())
+    controller.start()
+    return controller
+
+
 class BrowserTestCase(unittest.TestCase):
     "A chromium page on the shared demo server (self.url, self.sims)"
     _started = False
@@ -58,10 +74,17 @@ class BrowserTestCase(unittest.TestCase):
         os.makedirs(cls.workdir)
         os.makedirs(SHOTS, exist_ok=True)
         cls.port = free_port()
+        # mails of the server (portal invitations, replies to requests) go
+        # to this sink: cls.mails, the messages received
+        cls.mails = []
+        cls.smtp = start_smtp_sink(cls.mails)
         cls.config = os.path.join(cls.workdir, 'trytond.conf')
         with open(cls.config, 'w') as f:
             f.write(f'[database]\nuri = sqlite://\npath = {cls.workdir}\n'
-                f'[web]\nlisten = 127.0.0.1:{cls.port}\nroot = {SAO}\n')
+                f'[web]\nlisten = 127.0.0.1:{cls.port}\nroot = {SAO}\n'
+                f'reset_password_url = http://127.0.0.1:{cls.port}'
+                '/demo/isp_billing/portal/reset\n'
+                f'[email]\nuri = smtp://127.0.0.1:{cls.smtp.port}\n')
         cls.cache = os.path.join(VAR, 'cache', f'browser-{module_hash()}')
         try:
             cls.prepare_database()
@@ -140,6 +163,8 @@ class BrowserTestCase(unittest.TestCase):
             cls.log.close()
         for sim in getattr(cls, 'sims', []):
             sim.stop()
+        if getattr(cls, 'smtp', None):
+            cls.smtp.stop()
 
     def setUp(self):
         from playwright.sync_api import sync_playwright

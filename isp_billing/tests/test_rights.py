@@ -52,6 +52,9 @@ TABLE = {
     'isp.message':           ('rwcd', 'r',   'r',       'r',       'rwc',  'r'),
     'isp.message.delivery':  ('r',    'r',   'r',       'r',       'r',    'r'),
     'isp.banner':            ('rwcd', 'r',   'r',       'r',       'r',    'r'),
+    'isp.request':           ('rwcd', 'rwc', 'r',       'rw',      'rwc',  'r'),
+    # replies are a record: written once (staff replies only), never changed
+    'isp.request.reply':     ('rc',   'rc',  'r',       'rc',      'rc',   'r'),
     }
 
 #: who may read the passwords (field access)
@@ -103,6 +106,11 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             # table, which a test transaction cannot)
             Configuration = pool.get('isp.configuration')
             ModelSQL.create.__func__(Configuration, [{}])
+            Request = pool.get('isp.request')
+            self.request = Request.submit(
+                self.customer, 'inquiry', 'Speed?', 'How fast is it?',
+                service=self.s1)
+            self.reply = self.request.customer_reply('Still waiting.')
         self.s1, self.s2 = Service(self.s1.id), Service(self.s2.id)
         return company
 
@@ -174,6 +182,9 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             if model == 'isp.banner':
                 return pool.get(model).create(
                     [{'name': 'Banner %d' % n, 'text': 'Hello'}])[0]
+            if model == 'isp.request':
+                return pool.get(model).submit(
+                    self.customer, 'request', 'Del %d' % n, 'text')
         return self.existing(model)
 
     def draft_message(self):
@@ -202,6 +213,8 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             'isp.message': None,
             'isp.message.delivery': None,
             'isp.banner': None,
+            'isp.request': self.request,
+            'isp.request.reply': self.reply,
             }[model] or self.fresh(model)
 
     def write_values(self, model):
@@ -222,6 +235,8 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             'isp.message': {'subject': 'edited'},
             'isp.message.delivery': {'error': 'edited'},
             'isp.banner': {'text': 'edited'},
+            'isp.request': {'assigned_to': None},
+            'isp.request.reply': {'text': 'edited'},
             }[model]
 
     def create_values(self, model):
@@ -272,6 +287,9 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             'isp.message.delivery': {'message': self.draft_message().id,
                 'party': self.customer.id, 'channel': 'portal'},
             'isp.banner': {'name': 'New %d' % n, 'text': 'Hello'},
+            'isp.request': {'customer': self.customer.id,
+                'kind': 'inquiry', 'subject': 'New %d' % n, 'text': 'x'},
+            'isp.request.reply': {'request': self.request.id, 'text': 'ok'},
             }[model]
 
     def attempt(self, user, operation, model):
