@@ -38,7 +38,7 @@ from trytond.transaction import Transaction, without_check_access
 from ..exceptions import (
     ExtensionError, PaymentError, PlanChangeError, ServiceDeleteError,
     ServiceStateError, ServiceValidationError)
-from ..times import company_timezone, fmt_delta, fmt_ts, utcnow
+from ..times import company_timezone, fmt_delta, fmt_ts, minute_timestamps, utcnow
 from .extension import FREE_REASONS
 from .plan import PLAN_KINDS
 from .sync import SERVICE_SYNC_FIELDS, enqueue_service_sync, enqueue_sync
@@ -129,6 +129,7 @@ class Service(Workflow, ModelSQL, ModelView):
         help="The service is on until this moment (stored in UTC).")
     state = fields.Selection(
         STATES, "State", required=True, readonly=True, sort=False)
+    state_string = state.translated('state')
     sync_status = fields.Selection([
             ('pending', "Pending"),
             ('in_sync', "In Sync"),
@@ -158,6 +159,7 @@ class Service(Workflow, ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        minute_timestamps(cls)
         t = cls.__table__()
         cls._sql_indexes.update({
                 Index(t, (t.router, Index.Range()), (t.login, Index.Equality())),
@@ -250,16 +252,16 @@ class Service(Workflow, ModelSQL, ModelView):
         return self.login
 
     @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        from .counter import enable_global_search
+        enable_global_search(cls.__name__)
+
+    @classmethod
     def search_rec_name(cls, name, clause):
-        _, operator, operand, *extra = clause
-        if operator.startswith('!') or operator.startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('login', operator, operand, *extra),
-            ('customer.rec_name', operator, operand, *extra),
-            ]
+        "The counter's keys: login, the customer's keys, an invoice number"
+        from .counter import service_key_domain
+        return service_key_domain(clause)
 
     @classmethod
     def validate_fields(cls, services, field_names):
