@@ -29,7 +29,8 @@ class WebClientTestCase(BrowserTestCase):
         self.screenshot('services_list.png')
 
         self.open_menu('Routers')
-        # the Routers list opens on Offline: this run's simulators answer
+        # the Routers list opens on All (Offline is empty: this run's
+        # simulators answer)
         rows = self.wait_active_tab('Routers', 'All')
         # a router row (the services list showed routers as links)
         rows.locator('td').get_by_text(
@@ -93,7 +94,10 @@ class WebClientTestCase(BrowserTestCase):
         # the configured default method: one click for the cashier
         self.wait_value('Payment Method', 'Cash', dialog_scope)
         self.screenshot('register_payment.png')
-        dialog.get_by_role('button', name='Pay').click()
+        # Pay hands the receipt right away (sao downloads the PDF)
+        with page.expect_download(timeout=60000) as download:
+            dialog.get_by_role('button', name='Pay').click()
+        self.assertTrue(download.value.suggested_filename.endswith('.pdf'))
         dialog.wait_for(state='hidden')
         self.wait_value('State', 'Active')
         self.assertEqual(self.field_value('State'), 'Active')
