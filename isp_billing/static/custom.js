@@ -26,4 +26,29 @@
             this.select.val(wanted);
         }
     };
+
+    /* sao 8.0.11 has no list column for timestamp and datetime fields: a
+       list with one fails ("ColumnFactory is not a constructor"), so lists
+       showed a date column and a time column with the same title. One
+       column: the user's date format and the field's time format (the
+       module's timestamps say %H:%M). */
+    var WIDGETS = Sao.View.TreeXMLViewParser.WIDGETS;
+    var DateTimeColumn = Sao.class_(Sao.View.Tree.CharColumn, {
+        class_: 'column-datetime',
+        get_textual_value: function(record) {
+            var value = this.field.get_client(record);
+            if (!value) {
+                return '';
+            }
+            return Sao.common.format_datetime(
+                this.field.date_format(record) + ' ' +
+                this.field.time_format(record), value);
+        }
+    });
+    if (!WIDGETS.timestamp) {
+        WIDGETS.timestamp = DateTimeColumn;
+    }
+    if (!WIDGETS.datetime) {
+        WIDGETS.datetime = DateTimeColumn;
+    }
 })();

@@ -78,7 +78,9 @@ class CounterStart(ModelView):
         Configuration = Pool().get('isp.configuration')
         return Configuration(1).receipt_layout or 'a4'
 
-    @fields.depends('service', 'periods', 'plan', 'currency')
+    @fields.depends('service', 'periods', 'plan', 'currency', 'customer',
+        'customer_services', 'company', 'kind', 'payment_method',
+        'allow_discount', methods=['on_change_periods'])
     def on_change_service(self):
         if not self.service:
             self.customer = None
@@ -93,7 +95,8 @@ class CounterStart(ModelView):
         self.periods = 1
         self.on_change_periods()
 
-    @fields.depends('service', 'plan', 'periods', 'currency')
+    @fields.depends('service', 'plan', 'periods', 'currency', 'price',
+        'amount', 'summary')
     def on_change_periods(self):
         Service = Pool().get('isp.service')
         if self.service and self.periods and self.periods > 0:
