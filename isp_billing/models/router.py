@@ -210,6 +210,7 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
     @without_check_access
     def test_connection(cls, routers):
         "Log in and read identity, version and board; raise the error"
+        cls._forget_client_timestamps(routers)
         for router in routers:
             try:
                 info = routeros.router_info(router_config(router))
@@ -224,6 +225,7 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
     @ModelView.button
     def sync_now(cls, routers):
         "Reconcile these routers now, in the request; say what it did"
+        cls._forget_client_timestamps(routers)
         cls.sync(routers)
         with without_check_access():
             routers = cls.browse([r.id for r in routers])
@@ -242,7 +244,18 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
     @ModelView.button
     @without_check_access
     def refresh_status(cls, routers):
+        cls._forget_client_timestamps(routers)
         cls._refresh_status(routers)
+
+    @classmethod
+    def _forget_client_timestamps(cls, routers):
+        """The buttons write only what the router reports; the status
+        polling and the background syncs write these fields all the time,
+        so the form's read time must not refuse them ("Records were
+        modified in the meanwhile")."""
+        timestamp = Transaction().timestamp or {}
+        for router in routers:
+            timestamp.pop('%s,%s' % (cls.__name__, router.id), None)
 
     # scheduled actions
 

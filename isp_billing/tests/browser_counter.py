@@ -100,6 +100,8 @@ class CounterTestCase(BrowserTestCase):
         self.open_menu('ISP Billing', 'Counter')
         page.locator('#tablist li.active').get_by_text(
             'Counter', exact=True).first.wait_for()
+        # the form is drawn, its defaults read
+        self.wait_value('Periods', '1')
         self.wait_idle()
         find = self.field('Find')
         # the customer says their number the local way: 0712 000 0NN
@@ -112,9 +114,15 @@ class CounterTestCase(BrowserTestCase):
         deadline = time.monotonic() + 20
         while not self.field_value('Customer'):
             if search.count():
-                self.act('double-click the service', search.locator(
-                        'tbody tr').filter(
-                        has_text=service['login']).first)
+                row = search.locator('tbody tr:visible').filter(
+                    has_text=service['login']).first
+                try:
+                    row.wait_for(timeout=20000)
+                except Exception:
+                    self.fail('%r not in the search: %s' % (
+                            said, self.screenshot('counter_search.png')))
+                self.screenshot('counter_search.png')
+                self.act('double-click the service', row)
                 search.wait_for(state='hidden')
             elif time.monotonic() > deadline:
                 self.fail('no customer for %r: %s' % (
@@ -185,8 +193,11 @@ class CounterTestCase(BrowserTestCase):
         self.assertEqual([b for b in usable.all()
                 if b.is_enabled()], [])
         periods = self.visible_field('Periods', scope)
-        periods.select_text()
-        self.page.keyboard.type('3')
+        periods.click()
+        periods.press('End')
+        for _ in range(4):
+            periods.press('Backspace')
+        periods.type('3')
         periods.press('Tab')
         deadline = time.monotonic() + 10
         while not self.field_value('To Pay', scope).startswith(
@@ -226,8 +237,9 @@ class CounterTestCase(BrowserTestCase):
         self.assertTrue(stamps, cells)
         for stamp in stamps:
             self.assertNotRegex(stamp, r'\d:\d\d:\d\d', cells)
+        # (the Active tab hides the State column: its value is the tab's)
         self.fits('Services', ['Login', 'Customer', 'Plan', 'Router',
-                'Paid Until', 'State'])
+                'Paid Until'])
         self.screenshot('services_list_1366.png')
         rows.filter(has_text='Amina Njoroge').first.locator('td').get_by_text(
             'amina1', exact=True).dblclick()
@@ -250,8 +262,9 @@ class CounterTestCase(BrowserTestCase):
         rows = self.wait_active_tab('Service Plans')
         self.assertEqual(self.active_filter().split('\n')[0].strip(), 'All')
         self.assertIn('Price', self.headers())
+        # (the demo's currency is the US dollar)
         prices = [c for c in rows.first.locator('td').all_inner_texts()
-            if re.search(r'\d[.,]\d+$', c.strip())]
+            if '$' in c]
         self.assertTrue(prices)
         for price in prices:
             self.assertRegex(price.strip(), r'[.,]\d\d$', prices)
