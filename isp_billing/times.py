@@ -67,17 +67,6 @@ def fmt_delta(delta):
 MINUTE_FORMAT = '%H:%M'
 
 
-def minute_timestamps(cls):
-    """Show the model's timestamps to the minute in lists and forms (the
-    default shows seconds and milliseconds: 03:29:43.547)."""
-    from trytond.model import fields
-    for name in dir(cls):
-        field = getattr(cls, name, None)
-        if isinstance(field, fields.Timestamp) and name not in {
-                'create_date', 'write_date'}:
-            field.format = MINUTE_FORMAT
-
-
 def minute_timestamp(string, **kwargs):
     "A Timestamp field shown to the minute (for Function fields)"
     from trytond.model import fields

@@ -13,7 +13,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from ..exceptions import PaymentRecordError
-from ..times import as_days, company_timezone, minute_timestamps, utcnow
+from ..times import as_days, company_timezone, utcnow
 
 REASONS = [
     ('trial', "Trial"),
@@ -67,7 +67,6 @@ class ServiceExtension(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        minute_timestamps(cls)
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
     @classmethod

@@ -9,7 +9,6 @@ from trytond.model import ModelSQL, ModelView, fields
 from trytond.pyson import Eval
 
 from ..exceptions import PaymentRecordError
-from ..times import minute_timestamps
 
 
 class ServicePayment(ModelSQL, ModelView):
@@ -59,7 +58,6 @@ class ServicePayment(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        minute_timestamps(cls)
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
     def get_rec_name(self, name):

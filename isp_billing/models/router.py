@@ -15,7 +15,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from .. import routeros
 from ..exceptions import RouterConnectionError, RouterValidationError
-from ..times import company_timezone, fmt_ts, minute_timestamps, utcnow
+from ..times import company_timezone, fmt_ts, utcnow
 from .sync import (
     ROUTER_SYNC_FIELDS, desired_state, enqueue_sync, error_message,
     is_offline_error, router_config, service_rows, status_changes,
@@ -97,7 +97,6 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        minute_timestamps(cls)
         t = cls.__table__()
         cls._sql_constraints += [
             ('name_unique', Unique(t, t.name),

@@ -8,7 +8,7 @@ from trytond.model.exceptions import AccessError
 from trytond.transaction import Transaction
 
 from .. import routeros
-from ..times import minute_timestamps, utcnow
+from ..times import utcnow
 
 
 class RouterStatus(ModelSQL, ModelView):
@@ -29,7 +29,6 @@ class RouterStatus(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        minute_timestamps(cls)
         # Model.__setup__ resets __access__: set it here, not on the class
         cls.__access__.add('router')
         t = cls.__table__()

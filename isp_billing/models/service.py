@@ -38,7 +38,7 @@ from trytond.transaction import Transaction, without_check_access
 from ..exceptions import (
     ExtensionError, PaymentError, PlanChangeError, ServiceDeleteError,
     ServiceStateError, ServiceValidationError)
-from ..times import company_timezone, fmt_delta, fmt_ts, minute_timestamps, utcnow
+from ..times import company_timezone, fmt_delta, fmt_ts, utcnow
 from .extension import FREE_REASONS
 from .plan import PLAN_KINDS
 from .sync import SERVICE_SYNC_FIELDS, enqueue_service_sync, enqueue_sync
@@ -159,7 +159,6 @@ class Service(Workflow, ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        minute_timestamps(cls)
         t = cls.__table__()
         cls._sql_indexes.update({
                 Index(t, (t.router, Index.Range()), (t.login, Index.Equality())),

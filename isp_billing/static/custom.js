@@ -30,8 +30,9 @@
     /* sao 8.0.11 has no list column for timestamp and datetime fields: a
        list with one fails ("ColumnFactory is not a constructor"), so lists
        showed a date column and a time column with the same title. One
-       column: the user's date format and the field's time format (the
-       module's timestamps say %H:%M). */
+       column: the user's date format and the time to the minute (the
+       fields keep their seconds: a form widget with a shorter format would
+       rewrite the value it shows and mark the record modified). */
     var WIDGETS = Sao.View.TreeXMLViewParser.WIDGETS;
     var DateTimeColumn = Sao.class_(Sao.View.Tree.CharColumn, {
         class_: 'column-datetime',
@@ -41,8 +42,7 @@
                 return '';
             }
             return Sao.common.format_datetime(
-                this.field.date_format(record) + ' ' +
-                this.field.time_format(record), value);
+                this.field.date_format(record) + ' %H:%M', value);
         }
     });
     if (!WIDGETS.timestamp) {

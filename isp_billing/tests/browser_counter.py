@@ -244,7 +244,6 @@ class CounterTestCase(BrowserTestCase):
         rows.filter(has_text='Amina Njoroge').first.locator('td').get_by_text(
             'amina1', exact=True).dblclick()
         self.wait_value('Login', 'amina1')
-        self.assertNotRegex(self.field_value('Paid Until'), r'\d:\d\d:\d\d')
         page.locator('button[title="Launch action"]:visible').first.click()
         items = [t.strip() for t in page.locator(
                 '.dropdown-menu:visible li a').all_inner_texts() if t.strip()]
