@@ -31,7 +31,7 @@ class WebClientTestCase(BrowserTestCase):
         self.open_menu('Routers')
         # the Routers list opens on All (Offline is empty: this run's
         # simulators answer)
-        rows = self.wait_active_tab('Routers', 'All')
+        rows = self.wait_active_tab('Routers')
         # a router row (the services list showed routers as links)
         rows.locator('td').get_by_text(
             'Tower North', exact=True).first.dblclick()
@@ -55,7 +55,7 @@ class WebClientTestCase(BrowserTestCase):
         self.open_menu('ISP Billing')
         for name, filter_tab in [('Customers', None), ('Services', None),
                 ('Service Plans', None), ('Service Payments', None),
-                ('Extensions', None), ('Routers', 'All')]:
+                ('Extensions', None), ('Routers', None)]:
             self.open_menu(name)
             rows = self.wait_active_tab(name, filter_tab)
             # double-click a cell that is not a link (links open the target)
@@ -152,7 +152,7 @@ class WebClientTestCase(BrowserTestCase):
         self.assertGreater(rows.count(), 0)
         self.screenshot('usage_list.png')
         self.open_menu('Routers')
-        self.wait_active_tab('Routers', 'All')
+        self.wait_active_tab('Routers')
         self.open_menu('Router Status')
         rows = self.wait_active_tab('Router Status', 'All')
         self.assertGreaterEqual(rows.count(), len(self.sims))
@@ -173,7 +173,7 @@ class WebClientTestCase(BrowserTestCase):
 
         # from a router's form: its status readings
         self.open_menu('Routers')
-        rows = self.wait_active_tab('Routers', 'All')
+        rows = self.wait_active_tab('Routers')
         rows.locator('td').get_by_text(
             'Tower South', exact=True).first.dblclick()
         self.wait_value('Name', 'Tower South')
