@@ -216,10 +216,15 @@ def load(config_file, database, router_ports=None):
             continue
         customer = Party(name=name, isp_customer=True,
             isp_customer_type='organization' if n >= 26 else 'individual')
+        login = name.split()[0].lower() + str(n + 1)
+        # what customers say at the counter: a phone number, an email
+        customer.contact_mechanisms.new(
+            type='phone', value=f'+255 712 000 {n + 1:03d}')
+        customer.contact_mechanisms.new(
+            type='email', value=f'{login}@example.com')
         customer.save()
         plan = plan_cycle[n % 3]
         router = routers[n % 2]
-        login = name.split()[0].lower() + str(n + 1)
         service = Service(customer=customer, plan=plan, router=router,
             kind=plan.template.plan_kind, login=login,
             password=f'pw{n + 1:03d}-{login[:3]}')

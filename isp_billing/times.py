@@ -61,3 +61,15 @@ def fmt_delta(delta):
     seconds = abs(seconds)
     days, rest = divmod(seconds, 86400)
     return f'{sign}{days}d {rest // 3600}h{(rest % 3600) // 60:02d}'
+
+
+#: how the web client shows a moment: to the minute, in the user's date format
+MINUTE_FORMAT = '%H:%M'
+
+
+def minute_timestamp(string, **kwargs):
+    "A Timestamp field shown to the minute (for Function fields)"
+    from trytond.model import fields
+    field = fields.Timestamp(string, **kwargs)
+    field.format = MINUTE_FORMAT
+    return field

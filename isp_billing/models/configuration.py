@@ -28,6 +28,13 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         'account.invoice.payment.method', "Default Payment Method",
         help="Proposed by Register Payment, so the usual case is one click "
         "for the cashier.")
+    receipt_layout = fields.Selection([
+            ('a4', "A4 page"),
+            ('80mm', "Receipt printer (80 mm)"),
+            ('none', "No receipt"),
+            ], "Receipt After Payment",
+        help="The receipt Register Payment and the Counter open after Pay: "
+        "a page, a narrow slip for a receipt printer, or none.")
 
     @classmethod
     def default_customer_sequence(cls):
@@ -45,3 +52,7 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_allow_discount(cls):
         return False
+
+    @classmethod
+    def default_receipt_layout(cls):
+        return 'a4'

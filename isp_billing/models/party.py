@@ -3,6 +3,8 @@ from trytond.model import ModelView, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 
+from ..times import minute_timestamp
+
 
 class Party(metaclass=PoolMeta):
     __name__ = 'party.party'
@@ -30,6 +32,56 @@ class Party(metaclass=PoolMeta):
     isp_payments = fields.One2Many(
         'isp.service.payment', 'customer', "Service Payments", readonly=True,
         states={'invisible': ~Eval('isp_customer', False)})
+
+    # the Customers list: what the front desk asks first
+    isp_plans = fields.Function(fields.Char("Plan"), 'get_isp_summary')
+    isp_states = fields.Function(fields.Char("Service State"),
+        'get_isp_summary')
+    isp_routers = fields.Function(fields.Char("Router"), 'get_isp_summary')
+    isp_paid_until = fields.Function(
+        minute_timestamp("Paid Until"), 'get_isp_summary')
+
+    @classmethod
+    def get_isp_summary(cls, parties, names):
+        """Plan, state and router of the customer's services (not
+        cancelled ones, unless there is nothing else), the latest paid
+        until."""
+        result = {n: {p.id: None for p in parties} for n in names}
+        for party in parties:
+            services = [s for s in party.isp_services
+                if s.state != 'cancelled'] or list(party.isp_services)
+            if not services:
+                continue
+
+            def join(values):
+                return ', '.join(dict.fromkeys(v for v in values if v))
+            if 'isp_plans' in names:
+                result['isp_plans'][party.id] = join(
+                    s.plan.rec_name for s in services)
+            if 'isp_states' in names:
+                result['isp_states'][party.id] = join(
+                    s.state_string for s in services)
+            if 'isp_routers' in names:
+                result['isp_routers'][party.id] = join(
+                    s.router.rec_name for s in services)
+            if 'isp_paid_until' in names:
+                paid = [s.paid_until for s in services if s.paid_until]
+                result['isp_paid_until'][party.id] = max(paid, default=None)
+        return result
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        from .counter import enable_global_search
+        enable_global_search(cls.__name__)
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        """The counter's keys: name, phone, email, code (party's), the ISP
+        code, a service login or an invoice number."""
+        from .counter import customer_key_domain
+        domain = super().search_rec_name(name, clause)
+        return customer_key_domain(domain, clause)
 
     @classmethod
     def __setup__(cls):

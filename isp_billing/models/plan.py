@@ -6,9 +6,10 @@ from dateutil.relativedelta import relativedelta
 
 from trytond.i18n import gettext
 from trytond.model import Unique, fields
-from trytond.pool import PoolMeta
+from trytond.modules.currency.fields import Monetary
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.transaction import without_check_access
+from trytond.transaction import Transaction, without_check_access
 
 from .. import routeros
 from ..exceptions import PlanValidationError
@@ -55,6 +56,12 @@ class Template(metaclass=PoolMeta):
             ('day', "Days"),
             ('month', "Months"),
             ], "Duration Unit", states=_plan_states)
+    # the price as the customer reads it: in the company currency's digits
+    plan_price = fields.Function(Monetary(
+            "Price", currency='plan_currency', digits='plan_currency'),
+        'get_plan_price')
+    plan_currency = fields.Function(fields.Many2One(
+            'currency.currency', "Currency"), 'get_plan_price')
     shared_users = fields.Integer(
         "Shared Users", states=_plan_states,
         help="How many devices may be logged in at once with one login.")
@@ -193,3 +200,22 @@ class Template(metaclass=PoolMeta):
         "RouterOS rate-limit of the plan's profile (0: unlimited)"
         return routeros.rate_limit(
             self.download_rate or 0, self.upload_rate or 0)
+
+    @classmethod
+    def get_plan_price(cls, templates, names):
+        "The list price rounded to the currency of the user's company"
+        pool = Pool()
+        Company = pool.get('company.company')
+        company_id = Transaction().context.get('company')
+        currency = Company(company_id).currency if company_id else None
+        result = {n: {} for n in names}
+        for template in templates:
+            price = template.list_price
+            if price is not None and currency:
+                price = currency.round(price)
+            if 'plan_price' in names:
+                result['plan_price'][template.id] = price
+            if 'plan_currency' in names:
+                result['plan_currency'][template.id] = (
+                    currency.id if currency else None)
+        return result

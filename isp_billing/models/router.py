@@ -11,11 +11,11 @@ from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields)
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.transaction import without_check_access
+from trytond.transaction import Transaction, without_check_access
 
 from .. import routeros
 from ..exceptions import RouterConnectionError, RouterValidationError
-from ..times import utcnow
+from ..times import company_timezone, fmt_ts, utcnow
 from .sync import (
     ROUTER_SYNC_FIELDS, desired_state, enqueue_fleet_sync, enqueue_sync,
     error_message, is_offline_error, router_config, router_threads,
@@ -87,6 +87,9 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
     # synchronisation
     last_sync = fields.Timestamp("Last Sync", readonly=True)
     sync_error = fields.Text("Last Sync Error", readonly=True)
+    status_message = fields.Text("Last Check", readonly=True,
+        help="What the last Test Connection, Refresh Status or Sync found, "
+        "in words.")
     drift_count = fields.Integer(
         "Drift Repaired", readonly=True,
         help="How many router entries the last sync had to correct.")
@@ -206,6 +209,7 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
     @without_check_access
     def test_connection(cls, routers):
         "Log in and read identity, version and board; raise the error"
+        cls._forget_client_timestamps(routers)
         for router in routers:
             try:
                 info = routeros.router_info(router_config(router))
@@ -213,19 +217,44 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
                 raise RouterConnectionError(
                     error_message(router, error)) from error
             router._set_status_info(info)
+            router.status_message = router._connected_message()
         cls.save(routers)
 
     @classmethod
     @ModelView.button
     def sync_now(cls, routers):
-        "Reconcile these routers now, in the request"
+        "Reconcile these routers now, in the request; say what it did"
+        cls._forget_client_timestamps(routers)
         cls.sync(routers)
+        with without_check_access():
+            routers = cls.browse([r.id for r in routers])
+            for router in routers:
+                if router.sync_error:
+                    router.status_message = router.sync_error
+                else:
+                    router.status_message = gettext(
+                        'isp_billing.msg_router_sync_done',
+                        router=router.rec_name,
+                        time=router._time_text(router.last_sync),
+                        drift=router.drift_count or 0)
+            cls.save(routers)
 
     @classmethod
     @ModelView.button
     @without_check_access
     def refresh_status(cls, routers):
+        cls._forget_client_timestamps(routers)
         cls._refresh_status(routers)
+
+    @classmethod
+    def _forget_client_timestamps(cls, routers):
+        """The buttons write only what the router reports; the status
+        polling and the background syncs write these fields all the time,
+        so the form's read time must not refuse them ("Records were
+        modified in the meanwhile")."""
+        timestamp = Transaction().timestamp or {}
+        for router in routers:
+            timestamp.pop('%s,%s' % (cls.__name__, router.id), None)
 
     # scheduled actions
 
@@ -404,6 +433,23 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         self.memory_free = routeros.to_mib(info.get('free_memory'))
         self.memory_total = routeros.to_mib(info.get('total_memory'))
 
+    @staticmethod
+    def _time_text(value):
+        "A stored timestamp in the user's (else the company's) time zone"
+        pool = Pool()
+        Company = pool.get('company.company')
+        context = Transaction().context
+        timezone = context.get('timezone')
+        if not timezone and context.get('company'):
+            timezone = company_timezone(Company(context['company']))
+        return fmt_ts(value, timezone or 'UTC')
+
+    def _connected_message(self):
+        return gettext('isp_billing.msg_router_connected',
+            router=self.rec_name, time=self._time_text(self.last_seen),
+            identity=self.identity or '-',
+            version=self.reported_version or '-', board=self.board or '-')
+
     @classmethod
     def _refresh_status(cls, routers):
         """Poll every router (in parallel threads), record its status and
@@ -416,10 +462,12 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         for router, info, error in results:
             if error is None:
                 router._set_status_info(info)
+                router.status_message = router._connected_message()
             else:
                 if not isinstance(error, routeros.RouterError):
                     logger.error("status of router %s: %r", router.id, error)
                 router.status = 'offline'
+                router.status_message = error_message(router, error)
             history.append(Status.from_router(router, online=error is None))
         cls.save(routers)
         Status.save(history)

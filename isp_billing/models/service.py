@@ -129,6 +129,7 @@ class Service(Workflow, ModelSQL, ModelView):
         help="The service is on until this moment (stored in UTC).")
     state = fields.Selection(
         STATES, "State", required=True, readonly=True, sort=False)
+    state_string = state.translated('state')
     sync_status = fields.Selection([
             ('pending', "Pending"),
             ('in_sync', "In Sync"),
@@ -250,16 +251,16 @@ class Service(Workflow, ModelSQL, ModelView):
         return self.login
 
     @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        from .counter import enable_global_search
+        enable_global_search(cls.__name__)
+
+    @classmethod
     def search_rec_name(cls, name, clause):
-        _, operator, operand, *extra = clause
-        if operator.startswith('!') or operator.startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('login', operator, operand, *extra),
-            ('customer.rec_name', operator, operand, *extra),
-            ]
+        "The counter's keys: login, the customer's keys, an invoice number"
+        from .counter import service_key_domain
+        return service_key_domain(clause)
 
     @classmethod
     def validate_fields(cls, services, field_names):

@@ -33,6 +33,7 @@ This file holds the functions shared by the hooks of the service, the plan
 and the router: it defines no model.
 """
 import logging
+import re
 import threading
 from collections import namedtuple
 
@@ -86,12 +87,25 @@ def router_config(router):
         timeout=router_timeout())
 
 
+def _error_detail(error):
+    """What went wrong, without the driver's advice when the message gives
+    its own (a refused connection said "check the API service" twice)."""
+    reason = getattr(error, 'reason', None)
+    if type(error) is routeros.RouterUnreachable and reason:
+        if isinstance(reason, OSError) and reason.strerror:
+            text = reason.strerror
+        else:
+            text = re.sub(r'^\[Errno -?\d+\]\s*', '', str(reason))
+        return text.rstrip('.') + '.'
+    return str(error)
+
+
 def error_message(router, error):
     "Translated text (message.xml) for a driver error on a router"
     values = {
         'router': router.rec_name,
         'address': '%s:%s' % (router.host, router.port),
-        'detail': str(error),
+        'detail': _error_detail(error),
         'router_message': getattr(error, 'router_message', None) or '',
         'command': getattr(error, 'command', None) or '',
         }

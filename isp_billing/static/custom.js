@@ -26,6 +26,31 @@
             this.select.val(wanted);
         }
     };
+
+    /* sao 8.0.11 has no list column for timestamp and datetime fields: a
+       list with one fails ("ColumnFactory is not a constructor"), so lists
+       showed a date column and a time column with the same title. One
+       column: the user's date format and the time to the minute (the
+       fields keep their seconds: a form widget with a shorter format would
+       rewrite the value it shows and mark the record modified). */
+    var WIDGETS = Sao.View.TreeXMLViewParser.WIDGETS;
+    var DateTimeColumn = Sao.class_(Sao.View.Tree.CharColumn, {
+        class_: 'column-datetime',
+        get_textual_value: function(record) {
+            var value = this.field.get_client(record);
+            if (!value) {
+                return '';
+            }
+            return Sao.common.format_datetime(
+                this.field.date_format(record) + ' %H:%M', value);
+        }
+    });
+    if (!WIDGETS.timestamp) {
+        WIDGETS.timestamp = DateTimeColumn;
+    }
+    if (!WIDGETS.datetime) {
+        WIDGETS.datetime = DateTimeColumn;
+    }
 })();
 
 /* isp_billing: the login banner (ISP Billing > Configuration > Login

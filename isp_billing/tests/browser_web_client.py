@@ -29,8 +29,9 @@ class WebClientTestCase(BrowserTestCase):
         self.screenshot('services_list.png')
 
         self.open_menu('Routers')
-        # the Routers list opens on Offline: this run's simulators answer
-        rows = self.wait_active_tab('Routers', 'All')
+        # the Routers list opens on All (Offline is empty: this run's
+        # simulators answer)
+        rows = self.wait_active_tab('Routers')
         # a router row (the services list showed routers as links)
         rows.locator('td').get_by_text(
             'Tower North', exact=True).first.dblclick()
@@ -54,7 +55,7 @@ class WebClientTestCase(BrowserTestCase):
         self.open_menu('ISP Billing')
         for name, filter_tab in [('Customers', None), ('Services', None),
                 ('Service Plans', None), ('Service Payments', None),
-                ('Extensions', None), ('Routers', 'All')]:
+                ('Extensions', None), ('Routers', None)]:
             self.open_menu(name)
             rows = self.wait_active_tab(name, filter_tab)
             # double-click a cell that is not a link (links open the target)
@@ -93,7 +94,10 @@ class WebClientTestCase(BrowserTestCase):
         # the configured default method: one click for the cashier
         self.wait_value('Payment Method', 'Cash', dialog_scope)
         self.screenshot('register_payment.png')
-        dialog.get_by_role('button', name='Pay').click()
+        # Pay hands the receipt right away (sao downloads the PDF)
+        with page.expect_download(timeout=60000) as download:
+            dialog.get_by_role('button', name='Pay').click()
+        self.assertTrue(download.value.suggested_filename.endswith('.pdf'))
         dialog.wait_for(state='hidden')
         self.wait_value('State', 'Active')
         self.assertEqual(self.field_value('State'), 'Active')
@@ -148,7 +152,7 @@ class WebClientTestCase(BrowserTestCase):
         self.assertGreater(rows.count(), 0)
         self.screenshot('usage_list.png')
         self.open_menu('Routers')
-        self.wait_active_tab('Routers', 'All')
+        self.wait_active_tab('Routers')
         self.open_menu('Router Status')
         rows = self.wait_active_tab('Router Status', 'All')
         self.assertGreaterEqual(rows.count(), len(self.sims))
@@ -169,7 +173,7 @@ class WebClientTestCase(BrowserTestCase):
 
         # from a router's form: its status readings
         self.open_menu('Routers')
-        rows = self.wait_active_tab('Routers', 'All')
+        rows = self.wait_active_tab('Routers')
         rows.locator('td').get_by_text(
             'Tower South', exact=True).first.dblclick()
         self.wait_value('Name', 'Tower South')

@@ -5,7 +5,11 @@ from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
-from trytond.wizard import Button, StateTransition, StateView, Wizard
+from trytond.wizard import (
+    Button, StateReport, StateTransition, StateView, Wizard)
+
+from ..models.counter import renewal_defaults, renewal_payments, total_summary
+from .counter import RECEIPT_LAYOUTS
 
 
 class RegisterPaymentStart(ModelView):
@@ -36,12 +40,18 @@ class RegisterPaymentStart(ModelView):
         help="Empty: each service renews its own plan (or next plan).")
     periods = fields.Integer("Periods", required=True)
     payment_method = fields.Many2One(
-        'account.invoice.payment.method', "Payment Method",
+        'account.invoice.payment.method', "Payment Method", required=True,
         context={'company': Eval('company', -1)}, depends={'company'},
         domain=[('company', '=', Eval('company', -1))],
-        help="Required to pay; not used to bill only.")
-    price = fields.Numeric("Price", digits=(16, 2), readonly=True,
-        help="What the customer pays: the invoice total, taxes included.")
+        help="How the customer pays; not used to bill only.")
+    price = fields.Numeric("Total", digits=(16, 2), readonly=True,
+        help="What the customer pays for all the periods and services: "
+        "the invoice total, taxes included.")
+    summary = fields.Char("To Pay", readonly=True)
+    receipt = fields.Selection(RECEIPT_LAYOUTS, "Receipt", required=True)
+    payments = fields.Many2Many(
+        'isp.service.payment', None, None, "Payments", readonly=True,
+        context={'company': Eval('company', -1)}, depends={'company'})
     amount = fields.Numeric("Amount", digits=(16, 2), required=True,
         help="Taxes included. Price by default; less is a discount, if the "
         "configuration allows discounts.")
@@ -66,10 +76,11 @@ class RegisterPaymentStart(ModelView):
         return Service.taxed_total(
             list(self.services), self.periods, plan=self.plan)
 
-    @fields.depends(methods=['on_change_with_price'])
+    @fields.depends('currency', methods=['on_change_with_price'])
     def on_change_periods(self):
         self.price = self.on_change_with_price()
         self.amount = self.price
+        self.summary = total_summary(self.periods, self.price, self.currency)
 
     @fields.depends(methods=['on_change_periods'])
     def on_change_plan(self):
@@ -88,16 +99,16 @@ class RegisterPayment(Wizard):
     start = StateView('isp.service.register_payment.start',
         'isp_billing.register_payment_start_view_form', [
             Button("Cancel", 'end', 'tryton-cancel'),
-            Button("Bill Only", 'bill', 'tryton-print'),
+            Button("Bill Only", 'bill', 'tryton-print', validate=False),
             Button("Pay", 'pay', 'tryton-ok', default=True),
             ])
     pay = StateTransition()
     bill = StateTransition()
+    receipt = StateReport('isp.service.payment.receipt')
+    receipt_80mm = StateReport('isp.service.payment.receipt_80mm')
 
     def default_start(self, fields):
-        pool = Pool()
-        Service = pool.get('isp.service')
-        Configuration = pool.get('isp.configuration')
+        Service = Pool().get('isp.service')
         context = Transaction().context
         model = context.get('active_model')
         ids = context.get('active_ids') or []
@@ -111,37 +122,41 @@ class RegisterPayment(Wizard):
         else:
             services = []
         services = [s for s in services if s.state != 'cancelled']
-        values = {
-            'periods': 1,
-            'services': [s.id for s in services],
-            'allow_discount': bool(Configuration(1).allow_discount),
-            }
+        values = renewal_defaults(services)
+        values['services'] = [s.id for s in services]
         if services:
-            company = services[0].company
-            values['company'] = company.id
-            values['currency'] = company.currency.id
-            values['customer'] = services[0].customer.id
-            plans = {s.renewal_plan for s in services}
-            if len(plans) == 1:
-                values['plan'] = plans.pop().id
-            kinds = {s.kind for s in services}
-            if len(kinds) == 1:
-                values['kind'] = kinds.pop()
-            price = Service.taxed_total(services, 1)
-            values['price'] = values['amount'] = price
-            method = Configuration(1).default_payment_method
-            if method and method.company == company:
-                values['payment_method'] = method.id
+            values['summary'] = total_summary(
+                1, values['price'], services[0].company.currency)
         elif model == 'party.party' and ids:
             values['customer'] = ids[0]
         return values
 
     def transition_pay(self):
         Service = Pool().get('isp.service')
-        Service.pay_renewal(
+        invoice = Service.pay_renewal(
             list(self.start.services), self.start.periods,
             self.start.payment_method, plan=self.start.plan,
             amount=self.start.amount, reference=self.start.reference)
+        self.start.payments = renewal_payments(invoice)
+        return {
+            'a4': 'receipt',
+            '80mm': 'receipt_80mm',
+            }.get(self.start.receipt, 'end')
+
+    def do_receipt(self, action):
+        "The receipt opens right after Pay"
+        return action, {
+            'model': 'isp.service.payment',
+            'id': self.start.payments[0].id,
+            'ids': [p.id for p in self.start.payments],
+            }
+
+    do_receipt_80mm = do_receipt
+
+    def transition_receipt(self):
+        return 'end'
+
+    def transition_receipt_80mm(self):
         return 'end'
 
     def transition_bill(self):
