@@ -28,6 +28,7 @@ from trytond.exceptions import RateLimitException, UserError
 from trytond.model.exceptions import ValidationError
 from trytond.protocols.wrappers import (
     HTTPStatus, Response, abort, redirect, with_pool, with_transaction)
+from trytond.pool import Pool
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
@@ -210,9 +211,27 @@ def login_page(request, database, error=None, message=None,
     token = secrets.token_urlsafe(32)  # login CSRF: double-submit cookie
     response = render('login.html', status, base=base_url(database),
         csrf=token, error=error, message=message, email=email,
-        customer=None, page='login')
+        customer=None, page='login', banner=current_banner())
     set_cookie(request, response, database, LOGIN_CSRF_COOKIE, token, 3600)
     return response
+
+
+def current_banner():
+    "The login banner staff set for now: {'text', 'image'} or None"
+    banner = Pool().get('isp.banner').current()
+    if not banner:
+        return None
+    return {'text': banner.text, 'image': bool(banner.image)}
+
+
+@page('/banner-image', login=False)
+def banner_image(portal):
+    "The image of the current login banner (same origin: the CSP allows it)"
+    banner = portal.pool.get('isp.banner').current()
+    if not banner or not banner.image:
+        abort(HTTPStatus.NOT_FOUND)
+    return Response(banner.image, content_type=banner.mimetype,
+        headers={'Cache-Control': 'no-cache'})
 
 
 @page('/login', login=False)
@@ -392,6 +411,18 @@ def usage_all(portal):
 def usage(portal, service_id):
     service = portal.get('isp.service', service_id)
     return portal.render('usage.html', usages=[usage_view(portal, service)])
+
+
+@page('/messages')
+def messages(portal):
+    "What staff sent this customer through the portal, newest first"
+    Delivery = portal.pool.get('isp.message.delivery')
+    services = portal.services()
+    timezone = company_timezone(services[0].company if services else None)
+    return portal.render('messages.html', messages=[{
+                'date': fmt_ts(d.sent_date, timezone),
+                'subject': d.subject, 'body': d.body,
+                } for d in Delivery.portal_messages(portal.customer)])
 
 
 def payment_view(payment):

@@ -28,8 +28,8 @@ from trytond.wsgi import app
 from .server_tools import free_port
 from .test_payment import AccountingMixin
 from .tools import (
-    IspTestCase, as_user, create_customer, create_router, create_service,
-    create_staff)
+    IspTestCase, as_user, committed, create_customer, create_router,
+    create_service, create_staff)
 
 ALICE = ('alice@example.com', 'Alice-Portal-2026')
 BOB = ('bob@example.com', 'Bob-Portal-2026!')
@@ -742,3 +742,63 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             user, = WebUser.search([('email', '=', BOB[0])])
             user.password = BOB[1]
             user.save()
+
+    # --- messages from staff, the login banner ---
+
+    def test_messages_own_only(self):
+        "The Messages page lists what staff sent me, never another's"
+        from ..times import utcnow
+
+        def send():
+            pool = Pool()
+            Message = pool.get('isp.message')
+            Delivery = pool.get('isp.message.delivery')
+            message, = Message.create([{'subject': 'Maintenance <b>Sunday</b>',
+                        'body': 'Short outage at 02:00.', 'target': 'all'}])
+            secret, = Message.create([{'subject': 'For Bob only',
+                        'body': 'Your special offer.', 'target': 'all'}])
+            Delivery.create([
+                    {'message': message.id, 'party': self.alice.id,
+                        'channel': 'portal', 'state': 'sent',
+                        'sent_date': utcnow()},
+                    {'message': secret.id, 'party': self.bob.id,
+                        'channel': 'portal', 'state': 'sent',
+                        'sent_date': utcnow()},
+                    ])
+        committed(send, user=0)
+        client, _ = self.login()
+        text = self.text(client, '/messages')
+        self.assertIn('Maintenance &lt;b&gt;Sunday&lt;/b&gt;', text)
+        self.assertIn('Short outage at 02:00.', text)
+        self.assertNotIn('For Bob only', text)
+        self.assertNotIn('special offer', text)
+        # logged out: the login page, not the messages
+        response = self.client().get(self.url('/messages'))
+        self.assertEqual(response.status_code, 303)
+
+    def test_banner_on_login_page(self):
+        "The login banner staff set shows on the portal's login page"
+        png = (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00'
+            b'\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx'
+            b'\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa75\x81\x84\x00\x00\x00'
+            b'\x00IEND\xaeB`\x82')
+        self.assertEqual(
+            self.client().get(self.url('/banner-image')).status_code, 404)
+
+        def banner(values):
+            Banner = Pool().get('isp.banner')
+            Banner.delete(Banner.search([]))
+            if values:
+                Banner.create([values])
+        committed(lambda: banner({'name': 'Outage',
+                    'text': 'Maintenance <script>x</script> tonight',
+                    'image': png}), user=0)
+        self.addCleanup(committed, lambda: banner(None), user=0)
+        text = self.text(self.client(), '/login')
+        self.assertIn('Maintenance &lt;script&gt;x&lt;/script&gt; tonight',
+            text)
+        self.assertIn('/banner-image', text)
+        response = self.client().get(self.url('/banner-image'))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.headers['Content-Type'], 'image/png')
+        self.assertEqual(response.get_data(), png)

@@ -121,6 +121,9 @@ class RunPostgreSQLTestCase(RunServiceBase):
         Service = Model.get('isp.service', config=cashier)
         service, = Service.find([('login', '=', 'priya16')])
         self.assertEqual(service.state, 'expired')
+        with pg_connect(self.database) as connection:
+            last_task, = connection.execute(
+                'SELECT coalesce(max(id), 0) FROM ir_queue').fetchone()
         payment = Wizard('isp.service.register_payment', [service],
             config=cashier)
         self.assertTrue(payment.form.payment_method)
@@ -133,8 +136,9 @@ class RunPostgreSQLTestCase(RunServiceBase):
         # the sync was a queued task, run and finished by the worker
         with pg_connect(self.database) as connection:
             tasks = connection.execute(
-                'SELECT name, finished_at FROM ir_queue '
-                'WHERE name LIKE %s', ('isp.router|%',)).fetchall()
+                'SELECT id, finished_at FROM ir_queue '
+                'WHERE name = %s AND id > %s', ('isp_router', last_task)
+                ).fetchall()
         self.assertTrue(tasks)
         self.assertTrue(all(finished for _, finished in tasks), tasks)
         service.reload()
