@@ -20,13 +20,15 @@ stage() {  # stage LABEL TARGET... (environment set by the caller)
 }
 
 # 1. no database in the runner: the RouterOS simulator, the router driver,
-#    and make run as a service (scripts/run.sh with its own SQLite file)
+#    and make run as a service (scripts/run.sh with its own SQLite file, and
+#    on PostgreSQL with trytond-worker when a server answers)
 stage "routeros_sim, driver, make run" discover:routeros_sim/tests \
-    isp_billing.tests.test_routeros_driver isp_billing.tests.test_run_service
+    isp_billing.tests.test_routeros_driver isp_billing.tests.test_run_service \
+    isp_billing.tests.test_run_postgresql
 
 # 2. Tryton module, scenarios and sync on SQLite
 DB_TESTS=$(cd isp_billing/tests && ls test_*.py | sed 's/\.py$//' \
-    | grep -v -e '^test_routeros_' -e '^test_run_service$' | sed 's/^/isp_billing.tests./')
+    | grep -v -e '^test_routeros_' -e '^test_run_' | sed 's/^/isp_billing.tests./')
 TRYTOND_DATABASE_URI=sqlite:// DB_NAME=:memory: \
     DB_CACHE="$ROOT/var/cache/sqlite-$module_hash" \
     stage "Tryton on SQLite" $DB_TESTS
