@@ -54,7 +54,6 @@ LOGIN_FIELDS = {'login'}
 PASSWORD_FIELDS = {'password'}
 ADDRESS_FIELDS = {'mac_address', 'ip_address'}
 PLAN_FIELDS = {'plan', 'kind'}
-UNIQUE_FIELDS = {'login', 'router', 'state'}
 
 
 def touches(field_names, names):
@@ -278,7 +277,6 @@ class Service(Workflow, ModelSQL, ModelView):
         for service in services:
             for name in checks:
                 getattr(service, name)()
-        cls.check_login_unique(services, field_names)
 
     def check_login(self):
         if not LOGIN.match(self.login or ''):
@@ -316,44 +314,6 @@ class Service(Workflow, ModelSQL, ModelView):
                     'isp_billing.msg_service_plan_kind',
                     service=self.login, plan=template.rec_name,
                     plan_kind=template.plan_kind, kind=self.kind))
-
-    @classmethod
-    def check_login_unique(cls, services, field_names=None):
-        """A login is unique per router among services that are not
-        cancelled. Checked only when login, router or state are created or
-        written, with one query per slice of services (one for all of them
-        on PostgreSQL)."""
-        if not touches(field_names, UNIQUE_FIELDS):
-            return
-        ids = [s.id for s in services]
-        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS - 2):
-            duplicate = cls._login_duplicate(list(sub_ids))
-            if duplicate is not None:
-                service = cls(duplicate)
-                raise ServiceValidationError(gettext(
-                        'isp_billing.msg_service_login_unique',
-                        login=service.login,
-                        router=service.router.rec_name))
-
-    @classmethod
-    def _login_duplicate(cls, ids):
-        """Return the id of one of the services ids that shares its router
-        and login with another service, neither cancelled; else None.
-        Plain SQL: the (router, login) index, no record rule, no browse."""
-        table, other = cls.__table__(), cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.join(other, condition=(
-                    (other.router == table.router)
-                    & (other.login == table.login)
-                    & (other.id != table.id)
-                    & (other.state != 'cancelled'))
-                ).select(table.id,
-                where=(SQL_OPERATORS['in'](table.id, ids)
-                    & (table.state != 'cancelled')),
-                order_by=[table.id.asc],
-                limit=1))
-        row = cursor.fetchone()
-        return row[0] if row else None
 
     @classmethod
     def check_modification(cls, mode, services, values=None, external=False):
@@ -1126,7 +1086,7 @@ class Service(Workflow, ModelSQL, ModelView):
         transactions cannot both insert it). On SQLite trytond would check
         a parametrised constraint in Python with one OR term per record
         (a RecursionError for a 1000-service write), so there the Python
-        checks (_check_login_free, check_login_unique) stand alone."""
+        checks (_check_login_free) stand alone."""
         if backend.name == 'sqlite':
             return []
         t = cls.__table__()

@@ -124,17 +124,21 @@ class IspBillingTestCase(CompanyTestMixin, ModuleTestCase):
                 kind='hotspot', password='Pass-123')
 
             def login_searches(values, records):
-                with patch.object(Service, '_login_duplicate',
-                        wraps=Service._login_duplicate) as query:
+                with patch.object(Service, '_check_login_free',
+                        wraps=Service._check_login_free) as query:
                     Service.write(records, values)
                 return query.call_args_list
             a, b, c = Service.create([
                     dict(values, router=r1.id, login='a'),
                     dict(values, router=r2.id, login='a'),
                     dict(values, router=r2.id, login='c')])
-            # one query for many records, none when no key field changes
+            # one check for many records, none when no key field changes
+            self.assertEqual(len(login_searches(
+                        {'login': 'x'}, [a])), 1)
+            self.assertEqual(len(login_searches(
+                        {'router': r1.id}, [b, c])), 1)
             self.assertEqual(
-                len(login_searches({'state': 'active'}, [a, b, c])), 1)
+                len(login_searches({'state': 'active'}, [a, b, c])), 0)
             self.assertEqual(
                 len(login_searches({'sync_status': 'error'}, [a, b, c])), 0)
             self.assertEqual(
