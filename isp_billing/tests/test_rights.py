@@ -394,6 +394,24 @@ class RightsTestCase(AccountingMixin, IspTestCase):
         self.assertEqual(Service(self.s2.id).state, 'expired')
 
     @with_transaction()
+    def test_credited_by_refused(self):
+        """Nobody on the ISP staff marks a bill line as credited (which
+        would stop a credit note from taking the time back): the write of
+        isp_credited_by is refused, the line unchanged"""
+        pool = Pool()
+        Line = pool.get('account.invoice.line')
+        self.setup_world()
+        line = self.inv1.lines[0]
+        other = self.inv2.lines[0]
+        for group in GROUPS:
+            user = self.staff(group)
+            with self.subTest(group=group), self.as_user(user):
+                with self.assertRaises(AccessError):
+                    Line.write([Line(line.id)],
+                        {'isp_credited_by': other.id})
+            self.assertIsNone(Line(line.id).isp_credited_by)
+
+    @with_transaction()
     def test_create_only_drafts(self):
         "Staff create draft services only, without paid time"
         pool = Pool()
