@@ -56,7 +56,7 @@ pango:
 			libpango-1.0-0 libpangoft2-1.0-0 >/dev/null) \
 		|| echo "could not install Pango: PDF bills and reports will fail"; }
 
-bench: install
+bench: install pango
 	bash scripts/bench.sh
 
 clean-db:
