@@ -43,9 +43,23 @@ def _company():
     return Transaction().context.get('company')
 
 
+def _routers():
+    """The routers whose figures the user sees (empty: all), as the record
+    rules do: ISP administrators see all routers"""
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    user = Transaction().user
+    if not user:
+        return []
+    if ModelData.get_id('isp_billing', 'group_isp_admin') in User.get_groups():
+        return []
+    return assigned_router_ids(user)
+
+
 def _router_filter(router_column):
     "SQL condition keeping the routers of the user (None: all routers)"
-    routers = assigned_router_ids(Transaction().user)
+    routers = _routers()
     if routers:
         return router_column.in_(routers)
     return None
@@ -220,7 +234,7 @@ class CustomerMonth(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls._order = [('month', 'ASC')]
+        cls._order = [('month', 'ASC'), ('id', 'ASC')]
 
     @classmethod
     def table_query(cls):
@@ -238,7 +252,7 @@ class CustomerMonth(ModelSQL, ModelView):
         earlier, earlier_service = Payment.__table__(), Service.__table__()
         earlier_join = earlier.join(earlier_service,
             condition=earlier.service == earlier_service.id)
-        routers = assigned_router_ids(Transaction().user)
+        routers = _routers()
         earlier_where = (earlier.customer == payment.customer) & (
             (earlier.date < payment.date)
             | ((earlier.date == payment.date) & (earlier.id < payment.id)))
@@ -316,7 +330,7 @@ class RevenueMonth(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls._order = [('month', 'ASC')]
+        cls._order = [('month', 'ASC'), ('id', 'ASC')]
 
     @classmethod
     def series_methods(cls):
@@ -343,7 +357,7 @@ class RevenueMonth(ModelSQL, ModelView):
         bounds = month_bounds()
         start, end = bounds[0][1], bounds[-1][2]
         company = _company()
-        routers = assigned_router_ids(Transaction().user)
+        routers = _routers()
         methods = [m for m, _ in cls.series_methods()]
 
         payment = Payment.__table__()
@@ -514,7 +528,7 @@ class UnpaidBill(ModelSQL, ModelView):
         payment_line = PaymentLine.__table__()
         move_line = MoveLine.__table__()
         company = _company()
-        routers = assigned_router_ids(Transaction().user)
+        routers = _routers()
 
         # the renewal lines of posted customer invoices (on the user's
         # routers): one row per invoice with its first service

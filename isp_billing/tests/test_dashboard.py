@@ -246,6 +246,17 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
                 for m in months])
 
     @with_transaction()
+    def test_admin_assigned_sees_all(self):
+        "An ISP administrator sees all routers, assigned or not (as rules)"
+        company = self.setup_world()
+        with set_company(company):
+            admin = self.technician([self.r2], group='admin')
+            everything = self.figures()
+            with as_user(admin):
+                figures = self.figures()
+        self.assertEqual(figures, everything)
+
+    @with_transaction()
     def test_technician_without_routers_sees_all(self):
         "A technician with no router assigned sees every router"
         company = self.setup_world()
