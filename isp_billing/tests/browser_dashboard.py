@@ -39,8 +39,10 @@ class DashboardTestCase(BrowserTestCase):
             }).length""")
 
     def axis_labels(self, title):
+        # (SVG elements have no innerText)
         return self.panel(title).locator(
-            'svg .bb-axis-x .tick text').all_inner_texts()
+            'svg .bb-axis-x .tick text').evaluate_all(
+            'els => els.map(e => e.textContent.trim())')
 
     def test_admin_dashboard(self):
         "The administrator lands on the full board; charts hold data"
@@ -59,7 +61,8 @@ class DashboardTestCase(BrowserTestCase):
             len(self.axis_labels('Monthly Change of Customers')), 12)
         # the series of the revenue chart are the payment methods
         legend = self.panel('Revenue per Month by Payment Method').locator(
-            'svg .bb-legend-item text').all_inner_texts()
+            'svg .bb-legend-item text').evaluate_all(
+            'els => els.map(e => e.textContent.trim())')
         self.assertIn('Cash', legend)
         self.screenshot('dashboard_admin.png')
 
