@@ -8,6 +8,8 @@
 #   BENCH_CHUNK=N         services per expiry transition (default: module's)
 #   BENCH_QUICK=1         smaller reconcile and sync runs (--quick)
 #   BENCH_PAYMENTS=N      payments per sync scenario (default 100)
+#   BENCH_DASHBOARD_SERVICES=N  services of the dashboard bench (default
+#                         100000, with 10 invoice lines per service)
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -47,9 +49,14 @@ BENCH_SQLITE_CACHE="$ROOT/var/cache/sync-sqlite-bench-$module_hash" \
     bench "router sync through the module (PostgreSQL, SQLite)" bench/bench_sync.py \
         ${BENCH_PAYMENTS:+--payments "$BENCH_PAYMENTS"} $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 
+BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
+    DB_CACHE="$ROOT/var/cache/dash-pg-bench-$module_hash" \
+    bench "dashboard queries (PostgreSQL)" bench/bench_dashboard.py \
+        ${BENCH_DASHBOARD_SERVICES:+--services "$BENCH_DASHBOARD_SERVICES"}
+
 echo
 echo "=== reports ==="
-for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt; do
+for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt var/bench/dashboard.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

@@ -66,20 +66,24 @@ class DashboardTestCase(BrowserTestCase):
         self.assertIn('Cash', legend)
         self.screenshot('dashboard_admin.png')
 
-        # a list row opens its record
-        routers = self.panel('Routers Offline or Out of Sync').locator(
-            'tbody tr:visible')
-        if routers.count():
-            name = routers.first.locator('td').first.inner_text().strip()
-            routers.first.locator('td').nth(1).dblclick()
-            self.page.locator('#tablist li.active').get_by_text(
-                'Routers Offline or Out of Sync').first.wait_for()
-            self.page.get_by_text('API Password').first.wait_for()
-            self.wait_idle()
-            values = self.page.locator('.tab-pane.active input') \
-                .evaluate_all('els => els.map(e => e.value)')
-            self.assertIn(name, values)
-            self.screenshot('dashboard_open_router.png')
+        # a list row opens its record: the demo's unpaid bill
+        bills = self.panel('Unpaid Renewal Bills').locator('tbody tr:visible')
+        bills.first.wait_for()
+        cells = bills.first.locator('td:visible').evaluate_all(
+            'els => els.map(e => e.textContent.trim())')
+        bills.first.locator('td:not(:has(a)):not(:has(input)):visible') \
+            .last.dblclick()
+        page = self.page
+        page.locator('#tablist li.active').get_by_text(
+            'Unpaid Renewal Bills').first.wait_for()
+        page.locator('.tab-pane.active').get_by_text(
+            'Invoice Date').first.wait_for()
+        self.wait_idle()
+        values = page.locator('.tab-pane.active input').evaluate_all(
+            'els => els.map(e => e.value)')
+        # the bill's customer, as the list showed it
+        self.assertTrue(set(values) & set(c for c in cells if c), cells)
+        self.screenshot('dashboard_open_bill.png')
 
     def test_technician_dashboard(self):
         """The technician (assigned to Tower North) lands on the board
