@@ -543,10 +543,14 @@ class UnpaidBill(ModelSQL, ModelView):
                 else None,
                 service.router.in_(routers) if routers else None),
             group_by=[invoice.id])
+        # what was paid on the posted invoices only (not on every paid one)
+        posted = Invoice.__table__()
         paid = payment_line.join(move_line,
-            condition=payment_line.line == move_line.id).select(
+            condition=payment_line.line == move_line.id).join(posted,
+            condition=payment_line.invoice == posted.id).select(
             payment_line.invoice.as_('invoice'),
             Sum(move_line.credit - move_line.debit).as_('amount'),
+            where=(posted.state == 'posted') & (posted.type == 'out'),
             group_by=[payment_line.invoice])
         join = bills.join(invoice,
             condition=bills.invoice == invoice.id).join(paid, 'LEFT',

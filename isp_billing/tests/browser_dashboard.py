@@ -20,6 +20,7 @@ class DashboardTestCase(BrowserTestCase):
     def wait_dashboard(self, charts):
         "Wait for the home tab and every chart's shapes; the panel titles"
         page = self.page
+        page.locator('#menu').get_by_text('ISP Billing', exact=True).wait_for()
         page.locator('#tablist li.active').get_by_text(
             'Dashboard', exact=True).first.wait_for()
         for title in charts:
