@@ -173,20 +173,27 @@ class RouterCustomers(ModelSQL, ModelView):
         router = Router.__table__()
         service = Service.__table__()
         company = _company()
-        condition = (service.router == router.id) & (
-            ~service.state.in_(['draft', 'cancelled']))
-        if company is not None:
-            condition &= service.company == company
-        join = router.join(service, 'LEFT', condition=condition)
-        return join.select(
-            router.id.as_('id'),
-            router.id.as_('router'),
+        # count per router first, then add the routers without customers
+        counts = service.select(
+            service.router.as_('router'),
             Count(service.customer, distinct=True).as_('customers'),
             Count(Case((service.state == 'active', service.customer)),
                 distinct=True).as_('active_customers'),
+            where=_and(~service.state.in_(['draft', 'cancelled']),
+                (service.company == company) if company is not None
+                else None,
+                _router_filter(service.router)),
+            group_by=[service.router])
+        join = router.join(counts, 'LEFT',
+            condition=counts.router == router.id)
+        return join.select(
+            router.id.as_('id'),
+            router.id.as_('router'),
+            Coalesce(counts.customers, Literal(0)).as_('customers'),
+            Coalesce(counts.active_customers, Literal(0)).as_(
+                'active_customers'),
             where=_and(router.active == Literal(True),
-                _router_filter(router.id)),
-            group_by=[router.id])
+                _router_filter(router.id)))
 
 
 class PlanServices(ModelSQL, ModelView):
