@@ -240,7 +240,7 @@ def build(args, now):
                 " + (g %% 150)) || ' days')::interval"
                 " - ((g %% 1440) || ' minutes')::interval",
                 'paid_until_before': "CASE WHEN g <= " + str(n_services)
-                + " THEN NULL ELSE s.paid_until_before END",
+                + f" THEN NULL ELSE {stamp} END",
                 }, joins=(
                 'JOIN bench_invoice bi ON bi.n = g - 1 '
                 f'JOIN bench_service bs ON bs.n = bi.n %% {n_services} '
@@ -295,6 +295,8 @@ def main():
             'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/'))
     parser.add_argument('--keep', action='store_true',
         help="keep the database (%s) after the run" % DB_NAME)
+    parser.add_argument('--reuse', action='store_true',
+        help="measure on the database kept by --keep (no build)")
     args = parser.parse_args()
 
     started = dt.datetime.now().isoformat(timespec='seconds')
@@ -313,16 +315,31 @@ def main():
     from trytond.pool import Pool
     from trytond.tests.test_tryton import activate_module, drop_db
 
-    t0 = time.perf_counter()
-    drop_db()
-    activate_module(['isp_billing'])
-    t_activate = time.perf_counter() - t0
-    Pool.test = False
+    if args.reuse:
+        from trytond.transaction import Transaction
+        Pool.test = False
+        pool = Pool(DB_NAME)
+        pool.init()
+        with Transaction().start(DB_NAME, 0) as transaction:
+            cursor = transaction.connection.cursor()
+            cursor.execute('SELECT max(id) FROM company_company')
+            company, = cursor.fetchone()
+            cursor.execute(
+                "SELECT id FROM res_user WHERE login = 'bench_tech'")
+            technician, = cursor.fetchone()
+        t_activate = t_build = 0
+        timings = {'reused': 0}
+    else:
+        t0 = time.perf_counter()
+        drop_db()
+        activate_module(['isp_billing'])
+        t_activate = time.perf_counter() - t0
+        Pool.test = False
 
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    t0 = time.perf_counter()
-    company, technician, _, timings = build(args, now)
-    t_build = time.perf_counter() - t0
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        t0 = time.perf_counter()
+        company, technician, _, timings = build(args, now)
+        t_build = time.perf_counter() - t0
 
     admin = measure(company, 0)
     tech = measure(company, technician)
@@ -355,7 +372,7 @@ def main():
             f'{a[1]:>7.1f} {a[2]:>5}  {t[0]:>10.1f} {t[1]:>7.1f} '
             f'{t[2]:>5}{flag}')
     write_report(lines)
-    if not args.keep:
+    if not args.keep and not args.reuse:
         drop_db()
     return 0
 

@@ -140,6 +140,15 @@ def months_table(cls):
     return Union(*selects, all_=True)
 
 
+def month_index(column, bounds):
+    """The number (1..) of the month of bounds the timestamp column falls
+    in: each row is bucketed once (a join on the month ranges would scan
+    the rows once per month); rows out of the months give NULL"""
+    whens = [(column < end, Literal(i))
+        for i, (_, _, end) in enumerate(bounds, 1)]
+    return Case(*whens)
+
+
 _TIMESTAMP = fields.Timestamp("Timestamp")
 
 
@@ -252,66 +261,66 @@ class CustomerMonth(ModelSQL, ModelView):
         bounds = month_bounds()
         start, end = bounds[0][1], bounds[-1][2]
         company = _company()
-
-        # new: the first payment of a service (nothing paid before it) of a
-        # customer who never paid before
-        payment, service = Payment.__table__(), Service.__table__()
-        earlier, earlier_service = Payment.__table__(), Service.__table__()
-        earlier_join = earlier.join(earlier_service,
-            condition=earlier.service == earlier_service.id)
         routers = _routers()
-        earlier_where = (earlier.customer == payment.customer) & (
-            (earlier.date < payment.date)
-            | ((earlier.date == payment.date) & (earlier.id < payment.id)))
+
+        # new: a customer's first payment is the first payment of one of
+        # their services (nothing paid before it: paid_until_before NULL),
+        # so the earliest of those is enough (a partial index)
+        payment = Payment.__table__()
         if routers:
-            earlier_where &= earlier_service.router.in_(routers)
-        new = payment.join(service,
-            condition=payment.service == service.id).select(
-            payment.date.as_('at'),
+            service = Service.__table__()
+            source = payment.join(service,
+                condition=payment.service == service.id)
+            router_where = service.router.in_(routers)
+        else:
+            source = payment
+            router_where = None
+        firsts = source.select(
+            payment.customer.as_('customer'),
+            Min(payment.date).as_('at'),
             where=_and(payment.paid_until_before == Null,
-                payment.date >= start, payment.date < end,
                 (payment.company == company) if company is not None
                 else None,
-                service.router.in_(routers) if routers else None,
-                ~Exists(earlier_join.select(earlier.id,
-                        where=earlier_where))))
+                router_where),
+            group_by=[payment.customer])
+        firsts = firsts.select(
+            month_index(firsts.at, bounds).as_('month'),
+            where=(firsts.at >= start) & (firsts.at < end))
+        new = firsts.select(firsts.month, Count(Literal(1)).as_('count'),
+            group_by=[firsts.month])
 
         # lost: the service of a customer that ended last, when none of the
         # customer's services is active or suspended
         ended, other = Service.__table__(), Service.__table__()
-        other_where = (other.customer == ended.customer) & (other.id != ended.id) & (
-            other.state.in_(['active', 'suspended'])
-            | (other.paid_until > ended.paid_until)
-            | ((other.paid_until == ended.paid_until) & (other.id > ended.id)))
+        other_where = ((other.customer == ended.customer)
+            & (other.id != ended.id)
+            & (other.state.in_(['active', 'suspended'])
+                | (other.paid_until > ended.paid_until)
+                | ((other.paid_until == ended.paid_until)
+                    & (other.id > ended.id))))
         if routers:
             other_where &= other.router.in_(routers)
         lost = ended.select(
-            ended.paid_until.as_('at'),
+            month_index(ended.paid_until, bounds).as_('month'),
             where=_and(ended.state.in_(['expired', 'cancelled']),
                 ended.paid_until >= start, ended.paid_until < end,
                 (ended.company == company) if company is not None else None,
                 ended.router.in_(routers) if routers else None,
                 ~Exists(other.select(other.id, where=other_where))))
+        lost = lost.select(lost.month, Count(Literal(1)).as_('count'),
+            group_by=[lost.month])
 
-        new_join = months.join(new, 'LEFT',
-            condition=(new.at >= months.start) & (new.at < months.end))
-        new_counts = new_join.select(
-            months.id, Count(new.at).as_('count'), group_by=[months.id])
-        lost_join = months.join(lost, 'LEFT',
-            condition=(lost.at >= months.start) & (lost.at < months.end))
-        lost_counts = lost_join.select(
-            months.id, Count(lost.at).as_('count'), group_by=[months.id])
-
-        month_rows = months_table(cls)
-        join = month_rows.join(new_counts,
-            condition=new_counts.id == month_rows.id).join(lost_counts,
-            condition=lost_counts.id == month_rows.id)
+        join = months.join(new, 'LEFT',
+            condition=new.month == months.id).join(lost, 'LEFT',
+            condition=lost.month == months.id)
+        zero = Literal(0)
         return join.select(
-            month_rows.id.as_('id'),
-            month_rows.month.as_('month'),
-            new_counts.count.as_('new'),
-            lost_counts.count.as_('lost'),
-            (new_counts.count - lost_counts.count).as_('net'))
+            months.id.as_('id'),
+            months.month.as_('month'),
+            Coalesce(new.count, zero).as_('new'),
+            Coalesce(lost.count, zero).as_('lost'),
+            (Coalesce(new.count, zero) - Coalesce(lost.count, zero)
+                ).as_('net'))
 
 
 class RevenueMonth(ModelSQL, ModelView):
@@ -376,38 +385,43 @@ class RevenueMonth(ModelSQL, ModelView):
         else:
             source = payment
             router_where = None
-        paid = source.select(
-            payment.date.as_('at'),
+        zero = Literal(Decimal(0))
+        # one pass over the payments of the months, bucketed by month
+        rows = source.select(
+            month_index(payment.date, bounds).as_('month'),
             payment.payment_method.as_('method'),
             payment.amount.as_('amount'),
             where=_and(payment.date >= start, payment.date < end,
                 (payment.company == company) if company is not None
                 else None,
                 router_where))
-        join = months.join(paid, 'LEFT',
-            condition=(paid.at >= months.start) & (paid.at < months.end))
-        zero = Literal(Decimal(0))
         columns = []
         for i in range(1, REVENUE_METHODS + 1):
             if i <= len(methods):
-                amount = Sum(Case(
-                        (paid.method == methods[i - 1], paid.amount),
+                amount = Sum(Case((rows.method == methods[i - 1], rows.amount),
                         else_=zero))
             else:
                 amount = zero
-            columns.append(Coalesce(amount, zero).as_('amount_%s' % i))
+            columns.append(amount.as_('amount_%s' % i))
         if methods:
-            other = Case((paid.method.in_(methods), zero),
-                else_=Coalesce(paid.amount, zero))
+            other = Case((rows.method.in_(methods), zero), else_=rows.amount)
         else:
-            other = Coalesce(paid.amount, zero)
+            other = rows.amount
+        paid = rows.select(
+            rows.month,
+            Sum(rows.amount).as_('total'),
+            *columns,
+            Sum(other).as_('amount_other'),
+            group_by=[rows.month])
+        join = months.join(paid, 'LEFT', condition=paid.month == months.id)
         return join.select(
             months.id.as_('id'),
-            Min(months.month).as_('month'),
-            Coalesce(Sum(paid.amount), zero).as_('total'),
-            *columns,
-            Coalesce(Sum(other), zero).as_('amount_other'),
-            group_by=[months.id])
+            months.month.as_('month'),
+            Coalesce(paid.total, zero).as_('total'),
+            *(Coalesce(getattr(paid, 'amount_%s' % i), zero).as_(
+                    'amount_%s' % i)
+                for i in range(1, REVENUE_METHODS + 1)),
+            Coalesce(paid.amount_other, zero).as_('amount_other'))
 
     @classmethod
     def fields_view_get(cls, view_id=None, view_type='form', level=None):
@@ -544,12 +558,17 @@ class UnpaidBill(ModelSQL, ModelView):
             condition=line.invoice == invoice.id)
         bills = renewal.select(
             invoice.id.as_('invoice'),
+            invoice.party.as_('party'),
+            invoice.invoice_date.as_('invoice_date'),
+            invoice.currency.as_('currency'),
+            invoice.total_amount_cache.as_('total'),
             Min(service.id).as_('service'),
             where=_and(invoice.type == 'out', invoice.state == 'posted',
                 (invoice.company == company) if company is not None
                 else None,
                 service.router.in_(routers) if routers else None),
-            group_by=[invoice.id])
+            group_by=[invoice.id, invoice.party, invoice.invoice_date,
+                invoice.currency, invoice.total_amount_cache])
         # what was paid on the posted invoices only (not on every paid one)
         posted = Invoice.__table__()
         paid = payment_line.join(move_line,
@@ -559,18 +578,16 @@ class UnpaidBill(ModelSQL, ModelView):
             Sum(move_line.credit - move_line.debit).as_('amount'),
             where=(posted.state == 'posted') & (posted.type == 'out'),
             group_by=[payment_line.invoice])
-        join = bills.join(invoice,
-            condition=bills.invoice == invoice.id).join(paid, 'LEFT',
-            condition=paid.invoice == invoice.id)
-        total = Coalesce(invoice.total_amount_cache, Literal(Decimal(0)))
+        join = bills.join(paid, 'LEFT', condition=paid.invoice == bills.invoice)
+        total = Coalesce(bills.total, Literal(Decimal(0)))
         due = total - Coalesce(paid.amount, Literal(Decimal(0)))
         return join.select(
-            invoice.id.as_('id'),
-            invoice.id.as_('invoice'),
-            invoice.party.as_('customer'),
+            bills.invoice.as_('id'),
+            bills.invoice.as_('invoice'),
+            bills.party.as_('customer'),
             bills.service.as_('service'),
-            invoice.invoice_date.as_('invoice_date'),
-            invoice.currency.as_('currency'),
+            bills.invoice_date.as_('invoice_date'),
+            bills.currency.as_('currency'),
             cls.total.sql_cast(total).as_('total'),
             cls.amount_due.sql_cast(due).as_('amount_due'),
             # paid in full but not yet marked paid: nothing due
