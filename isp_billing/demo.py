@@ -267,6 +267,7 @@ def load(config_file, database, router_ports=None):
             ServiceModel = Pool().get('isp.service')
             ServiceModel.expire(ServiceModel.browse(to_expire))
     paid = history(Service)
+    billed = unpaid_bill(Service)
     readings = usage_and_status(database, config.context)
     if message_and_banner(database, config.context):
         print('demo: login banner set, a message sent to the customers')
@@ -279,6 +280,8 @@ def load(config_file, database, router_ports=None):
         print('demo: already loaded, nothing changed')
     if paid:
         print(f'demo: {paid} counter payments and extensions registered')
+    if billed:
+        print('demo: a renewal bill left unpaid (the dashboard lists it)')
     if readings:
         print(f'demo: usage of {readings} services over 3 months, '
             'router status read')
@@ -446,6 +449,26 @@ def history(Service):
         extend.execute('extend')
         done += 1
     return done
+
+
+def unpaid_bill(Service):
+    """A bill waiting for its bank transfer (Bill Only), for the dashboard's
+    unpaid bills list. Only on a demo that has none yet."""
+    from proteus import Model, Wizard
+    Invoice = Model.get('account.invoice')
+    PaymentMethod = Model.get('account.invoice.payment.method')
+    if Invoice.find([('state', '=', 'posted'), ('type', '=', 'out')],
+            limit=1):
+        return 0
+    active = Service.find([('state', '=', 'active')], order=[('id', 'DESC')])
+    if not active:
+        return 0
+    bill = Wizard('isp.service.register_payment', [active[0]])
+    bill.form.periods = 1
+    bill.form.payment_method, = PaymentMethod.find([('name', '=', 'Cash')])
+    bill.form.reference = 'DEMO-BANK'
+    bill.execute('bill')
+    return 1
 
 
 def logins():

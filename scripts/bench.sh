@@ -8,6 +8,8 @@
 #   BENCH_CHUNK=N         services per expiry transition (default: module's)
 #   BENCH_QUICK=1         smaller reconcile and sync runs (--quick)
 #   BENCH_PAYMENTS=N      payments per sync scenario (default 100)
+#   BENCH_DASHBOARD_SERVICES=N  services of the dashboard bench (default
+#                         100000, with 10 invoice lines per service)
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -60,6 +62,11 @@ BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
     DB_CACHE="$ROOT/var/cache/portal-pg-bench-$module_hash" \
     bench "customer portal, 50 customers at once (PostgreSQL)" bench/bench_portal.py
 
+BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
+    DB_CACHE="$ROOT/var/cache/dash-pg-bench-$module_hash" \
+    bench "dashboard queries (PostgreSQL)" bench/bench_dashboard.py \
+        ${BENCH_DASHBOARD_SERVICES:+--services "$BENCH_DASHBOARD_SERVICES"}
+
 echo
 echo "=== summary ==="
 python bench/summary.py || status=1
@@ -68,7 +75,7 @@ echo
 echo "=== reports ==="
 for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt \
         var/bench/sync.txt var/bench/fleet.txt var/bench/message.txt var/bench/portal.txt \
-        var/bench/summary.txt; do
+        var/bench/dashboard.txt var/bench/summary.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

@@ -5,7 +5,9 @@ statement line; the rules that apply them live on the service
 (models/service.py).  This record is the ledger: append-only.
 """
 from trytond.i18n import gettext
-from trytond.model import ModelSQL, ModelView, fields
+from sql import Null
+
+from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pyson import Eval
 
 from ..exceptions import PaymentRecordError
@@ -59,6 +61,19 @@ class ServicePayment(ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                # the dashboard (models/dashboard.py): revenue per month
+                # (index-only), a customer's earlier payments, first payments
+                Index(t, (t.date, Index.Range()),
+                    include=[t.payment_method, t.amount, t.service,
+                        t.company]),
+                Index(t, (t.customer, Index.Equality()),
+                    (t.date, Index.Range())),
+                Index(t, (t.date, Index.Range()),
+                    include=[t.customer, t.service, t.company],
+                    where=t.paid_until_before == Null),
+                })
 
     def get_rec_name(self, name):
         return f'{self.invoice.rec_name} - {self.service.rec_name}'

@@ -163,6 +163,10 @@ class Service(Workflow, ModelSQL, ModelView):
                 Index(t, (t.router, Index.Range()), (t.login, Index.Equality())),
                 Index(t, (t.state, Index.Equality()),
                     (t.paid_until, Index.Range())),
+                # the dashboard's customers per router (index-only)
+                Index(t, (t.router, Index.Range()),
+                    (t.customer, Index.Range()),
+                    include=[t.state, t.company]),
                 })
         cls._order = [('paid_until', 'DESC NULLS FIRST'), ('id', 'DESC')]
         cls._sql_constraints += cls._ledger_sql_constraints()
