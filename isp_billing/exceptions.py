@@ -41,3 +41,7 @@ class PlanChangeError(UserError):
 
 class PaymentRecordError(AccessError):
     "Payments and extensions are a ledger: append-only"
+
+
+class ReportError(UserError):
+    "A report's filters cannot give figures (dates, currencies)"
