@@ -4,16 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAO_VERSION := 8.0.11
 
-.PHONY: run test install sao chromium bench clean-db
+.PHONY: run test install sao chromium pdf-libs bench clean-db
 
 # make run settings (environment): PORT=8000 ROUTER_PORT_NORTH=18728
 # ROUTER_PORT_SOUTH=18738 VAR_DIR=var DATABASE_URI=sqlite:// (scripts/run.sh)
 VAR_DIR ?= var
 
-run: install sao
+run: install sao pdf-libs
 	bash scripts/run.sh
 
-test: install sao chromium
+test: install sao chromium pdf-libs
 	bash scripts/test.sh
 
 install: $(VENV)/.installed
@@ -47,7 +47,16 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "could not install chromium: the browser test will be reported as failed"; }
 
-bench: install
+# Pango for weasyprint, which turns the HTML reports into PDF (Debian
+# chromium pulls it in too); without it the PDF reports fail.
+pdf-libs:
+	@/sbin/ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || { \
+		echo "installing Pango for the PDF reports (weasyprint)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			libpango-1.0-0 libpangoft2-1.0-0 >/dev/null) \
+		|| echo "could not install Pango: the PDF reports will fail"; }
+
+bench: install pdf-libs
 	bash scripts/bench.sh
 
 clean-db:

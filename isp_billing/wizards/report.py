@@ -20,6 +20,7 @@ def _today():
 
 class RangeMixin:
     "A date range (local dates of the company), this month by default"
+    __slots__ = ()
     start_date = fields.Date("From", required=True)
     end_date = fields.Date("To", required=True)
 
