@@ -83,8 +83,16 @@ class ReportData(Model):
 
     @classmethod
     def _router_ids(cls):
-        "The routers the user may see (None: all)"
-        return assigned_router_ids(Transaction().user) or None
+        """The routers the user may see (None: all), as the record rules:
+        ISP administrators and users without assigned routers see all"""
+        pool = Pool()
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        user = Transaction().user
+        if not user or ModelData.get_id('isp_billing', 'group_isp_admin') in (
+                User.get_groups()):
+            return None
+        return assigned_router_ids(user) or None
 
     @classmethod
     def check_filters(cls, data):

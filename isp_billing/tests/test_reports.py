@@ -433,3 +433,10 @@ class ReportsTestCase(AccountingMixin, IspTestCase):
                 [], report_data('customers', 'xlsx', {}))
         _, rows, _ = table(workbook(content)['Customer List'])
         self.assertEqual([r[1] for r in rows], ['Bob Org'])
+        # ISP administrators see everything, assigned or not
+        admin = self.staff('admin', routers=[self.r2])
+        with as_user(admin):
+            _, content, _, _ = Report.execute(
+                [], report_data('customers', 'xlsx', {}))
+        _, rows, _ = table(workbook(content)['Customer List'])
+        self.assertEqual(len(rows), 3)
