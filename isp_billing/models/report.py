@@ -10,8 +10,14 @@ import datetime as dt
 import io
 from decimal import Decimal
 
+from trytond.i18n import gettext
 from trytond.pool import Pool
 from trytond.report import Report
+
+from ..exceptions import ReportError
+
+#: rows an Excel sheet holds, less the title, filters, header and totals
+MAX_ROWS = 1_048_576 - 5
 
 
 def xlsx_workbook(report):
@@ -48,6 +54,11 @@ def xlsx_workbook(report):
             'text_wrap': True, 'valign': 'top'})
     filters = '; '.join('%s: %s' % (k, v) for k, v in report['filters'])
     filters += '; %s (%s)' % (report['printed_at'], report['timezone'])
+    for spec in report['sheets']:
+        if len(spec['rows']) > MAX_ROWS:
+            raise ReportError(gettext('isp_billing.msg_report_too_many_rows',
+                    sheet=spec['name'], rows=len(spec['rows']),
+                    max=MAX_ROWS))
     used = set()
     for spec in report['sheets']:
         name = spec['name'][:31]

@@ -288,19 +288,26 @@ class ReportData(Model):
 
         # summed by the hour in SQL (at most 8,784 buckets a year per method
         # and type), then moved to the company's local day or month
-        hour = DateTrunc('hour', p.date)
+        # (a subquery: PostgreSQL does not match DATE_TRUNC($1, ...) of the
+        # select with DATE_TRUNC($4, ...) of the group by)
+        rows = join.select(p.payment_method.as_('method'),
+            c.isp_customer_type.as_('ctype'),
+            DateTrunc('hour', p.date).as_('bucket'),
+            p.amount.as_('amount'), p.id.as_('id'), where=where)
         cursor = Transaction().connection.cursor()
-        cursor.execute(*join.select(
-                p.payment_method, c.isp_customer_type, hour,
-                Sum(p.amount), Count(p.id),
-                where=where,
-                group_by=[p.payment_method, c.isp_customer_type, hour]))
+        cursor.execute(*rows.select(
+                rows.method, rows.ctype, rows.bucket,
+                Sum(rows.amount), Count(rows.id),
+                group_by=[rows.method, rows.ctype, rows.bucket]))
         by_method = defaultdict(lambda: [0, Decimal(0)])
         by_type = defaultdict(lambda: [0, Decimal(0)])
         by_period = defaultdict(lambda: [0, Decimal(0)])
+        days = {}
         for method_id, ctype, bucket, amount, count in cursor:
             amount = to_decimal(amount, digits)
-            day = cls._local(bucket, tz).date()
+            day = days.get(bucket)
+            if day is None:
+                day = days[bucket] = cls._local(bucket, tz).date()
             if group_by == 'month':
                 day = day.replace(day=1)
             for groups, key in [(by_method, method_id), (by_type, ctype),

@@ -16,6 +16,7 @@ from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from ..exceptions import ReportError
+from ..models.report import MAX_ROWS, xlsx_workbook
 from ..times import frozen_clock
 from .test_payment import AccountingMixin
 from .tools import (
@@ -278,6 +279,18 @@ class ReportsTestCase(AccountingMixin, IspTestCase):
             self.run_report('revenue', SPRING)
         with self.assertRaisesRegex(ReportError, mix):
             self.run_report('payments', SPRING, 'pdf')
+
+    @with_transaction()
+    def test_xlsx_sheet_limit(self):
+        "More rows than an Excel sheet holds: a clear message"
+        report = {'title': 'Revenue', 'digits': 2, 'symbol': '$',
+            'filters': [], 'printed_at': '', 'timezone': 'UTC',
+            'sheets': [{'name': 'Detail', 'totals': None,
+                    'columns': [{'label': 'Amount', 'kind': 'money',
+                            'width': 10}],
+                    'rows': [(1,)] * (MAX_ROWS + 1)}]}
+        with self.assertRaisesRegex(ReportError, 'untick Detail'):
+            xlsx_workbook(report)
 
     # --- payment information ---
 
