@@ -8,6 +8,7 @@
 #   BENCH_CHUNK=N         services per expiry transition (default: module's)
 #   BENCH_QUICK=1         smaller reconcile and sync runs (--quick)
 #   BENCH_PAYMENTS=N      payments per sync scenario (default 100)
+#   BENCH_REPORT_PAYMENTS=N  payments of the revenue report (default 1000000)
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -47,9 +48,15 @@ BENCH_SQLITE_CACHE="$ROOT/var/cache/sync-sqlite-bench-$module_hash" \
     bench "router sync through the module (PostgreSQL, SQLite)" bench/bench_sync.py \
         ${BENCH_PAYMENTS:+--payments "$BENCH_PAYMENTS"} $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 
+# one-year revenue report, 1,000,000 payments (BENCH_REPORT_PAYMENTS)
+BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
+    DB_CACHE="$ROOT/var/cache/reports-pg-bench-$module_hash" \
+    bench "revenue report (PostgreSQL)" bench/bench_reports.py \
+        --payments "${BENCH_REPORT_PAYMENTS:-1000000}"
+
 echo
 echo "=== reports ==="
-for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt; do
+for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt var/bench/sync.txt var/bench/reports.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

@@ -153,6 +153,22 @@ class IspReport(Report):
         return context
 
 
+class IspPdfReport(IspReport):
+    "The report as PDF (HTML template converted by weasyprint)"
+    #: rows a PDF may hold: laying out more takes minutes of a server
+    #: thread, and nobody reads them on paper (Excel has no such limit)
+    max_rows = 10_000
+
+    @classmethod
+    def get_context(cls, records, header, data):
+        context = super().get_context(records, header, data)
+        rows = sum(len(s['rows']) for s in context['report']['sheets'])
+        if rows > cls.max_rows:
+            raise ReportError(gettext('isp_billing.msg_report_pdf_too_long',
+                    rows=rows, max=cls.max_rows))
+        return context
+
+
 class IspXlsxReport(IspReport):
     "The report as an Excel workbook (the action has no template)"
 
@@ -170,7 +186,7 @@ class RevenueXlsx(IspXlsxReport):
     data_method = 'revenue'
 
 
-class RevenuePdf(IspReport):
+class RevenuePdf(IspPdfReport):
     __name__ = 'isp.report.revenue.pdf'
     data_method = 'revenue'
 
@@ -180,7 +196,7 @@ class CustomersXlsx(IspXlsxReport):
     data_method = 'customers'
 
 
-class CustomersPdf(IspReport):
+class CustomersPdf(IspPdfReport):
     __name__ = 'isp.report.customers.pdf'
     data_method = 'customers'
 
@@ -190,7 +206,7 @@ class PlansXlsx(IspXlsxReport):
     data_method = 'plans'
 
 
-class PlansPdf(IspReport):
+class PlansPdf(IspPdfReport):
     __name__ = 'isp.report.plans.pdf'
     data_method = 'plans'
 
@@ -200,6 +216,6 @@ class PaymentsXlsx(IspXlsxReport):
     data_method = 'payments'
 
 
-class PaymentsPdf(IspReport):
+class PaymentsPdf(IspPdfReport):
     __name__ = 'isp.report.payments.pdf'
     data_method = 'payments'

@@ -292,6 +292,20 @@ class ReportsTestCase(AccountingMixin, IspTestCase):
         with self.assertRaisesRegex(ReportError, 'untick Detail'):
             xlsx_workbook(report)
 
+    @with_transaction()
+    def test_pdf_row_limit(self):
+        "A PDF too long to print: a message pointing to Excel"
+        Report = Pool().get('isp.report.payments.pdf', type='report')
+        self.setup_world()
+        limit = Report.max_rows
+        Report.max_rows = 2
+        try:
+            with self.assertRaisesRegex(ReportError, 'use Excel'):
+                self.run_report('payments', SPRING, 'pdf')
+        finally:
+            Report.max_rows = limit
+        self.xlsx('payments', SPRING)
+
     # --- payment information ---
 
     @with_transaction()
