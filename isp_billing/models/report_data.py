@@ -160,20 +160,18 @@ class ReportData(Model):
 
     @classmethod
     def _payment_tables(cls):
+        "Payments with their customer (the customer type)"
         pool = Pool()
         tables = {name: pool.get(model).__table__() for name, model in [
                 ('payment', 'isp.service.payment'),
-                ('service', 'isp.service'),
                 ('party', 'party.party'),
                 ]}
-        p, s, c = tables['payment'], tables['service'], tables['party']
-        join = p.join(s, condition=p.service == s.id).join(
-            c, condition=p.customer == c.id)
-        return tables, join
+        p, c = tables['payment'], tables['party']
+        return tables, p.join(c, condition=p.customer == c.id)
 
     @classmethod
     def _payment_where(cls, tables, data, company):
-        p, s, c = tables['payment'], tables['service'], tables['party']
+        p, c = tables['payment'], tables['party']
         start, end = cls._utc_range(data, company_timezone(company))
         where = p.company == company.id
         if start:
@@ -181,13 +179,20 @@ class ReportData(Model):
         if end:
             where &= p.date < end
         for key, col in [('payment_method', p.payment_method),
-                ('plan', p.plan), ('router', s.router), ('user', p.user),
+                ('plan', p.plan), ('user', p.user),
                 ('customer_type', c.isp_customer_type)]:
             if data.get(key):
                 where &= col == data[key]
+        # the router is the service's: a semi-join, no join of every row
         routers = cls._router_ids()
-        if routers is not None:
-            where &= s.router.in_(routers)
+        if data.get('router') or routers is not None:
+            service = Pool().get('isp.service').__table__()
+            swhere = service.company == company.id
+            if data.get('router'):
+                swhere &= service.router == data['router']
+            if routers is not None:
+                swhere &= service.router.in_(routers)
+            where &= p.service.in_(service.select(service.id, where=swhere))
         return where
 
     @classmethod
@@ -197,7 +202,11 @@ class ReportData(Model):
         cursor = Transaction().connection.cursor()
         cursor.execute(*join.select(p.currency, where=where,
                 group_by=[p.currency]))
-        currencies = [r for r, in cursor]
+        cls._refuse_currency_mix([r for r, in cursor], company)
+
+    @classmethod
+    def _refuse_currency_mix(cls, currencies, company):
+        currencies = sorted(set(currencies))
         if len(currencies) > 1 or (
                 currencies and currencies[0] != company.currency.id):
             Currency = Pool().get('currency.currency')
@@ -225,16 +234,19 @@ class ReportData(Model):
             ]
 
     @classmethod
-    def payment_rows(cls, data, company=None):
+    def payment_rows(cls, data, company=None, checked=False):
         """One row per payment in the range: date, customer, service, plan,
-        router, period start and end, amount, method, invoice, user"""
+        router, period start and end, amount, method, invoice, user
+        (checked: the currencies were checked by the caller)"""
         pool = Pool()
         company = company or cls._company()
         tz = company_timezone(company)
         tables, join = cls._payment_tables()
-        p, s, c = tables['payment'], tables['service'], tables['party']
+        p, c = tables['payment'], tables['party']
         where = cls._payment_where(tables, data, company)
-        cls._check_currency(tables, join, where, company)
+        if not checked:
+            cls._check_currency(tables, join, where, company)
+        s = pool.get('isp.service').__table__()
         router = pool.get('isp.router').__table__()
         product = pool.get('product.product').__table__()
         template = pool.get('product.template').__table__()
@@ -242,6 +254,7 @@ class ReportData(Model):
         invoice = pool.get('account.invoice').__table__()
         user = pool.get('res.user').__table__()
         join = (join
+            .join(s, condition=p.service == s.id)
             .join(router, condition=s.router == router.id)
             .join(product, 'LEFT', condition=p.plan == product.id)
             .join(template, 'LEFT', condition=product.template == template.id)
@@ -277,7 +290,6 @@ class ReportData(Model):
         tables, join = cls._payment_tables()
         p, c = tables['payment'], tables['party']
         where = cls._payment_where(tables, data, company)
-        cls._check_currency(tables, join, where, company)
         filters = cls._payment_filters(data) + [
             (gettext('isp_billing.msg_report_group_by'),
                 cls._labels('isp.report.revenue.start', 'group_by').get(
@@ -290,20 +302,24 @@ class ReportData(Model):
         # and type), then moved to the company's local day or month
         # (a subquery: PostgreSQL does not match DATE_TRUNC($1, ...) of the
         # select with DATE_TRUNC($4, ...) of the group by)
-        rows = join.select(p.payment_method.as_('method'),
+        hourly = join.select(p.payment_method.as_('method'),
             c.isp_customer_type.as_('ctype'),
             DateTrunc('hour', p.date).as_('bucket'),
-            p.amount.as_('amount'), p.id.as_('id'), where=where)
+            p.currency.as_('currency'), p.amount.as_('amount'),
+            p.id.as_('id'), where=where)
         cursor = Transaction().connection.cursor()
-        cursor.execute(*rows.select(
-                rows.method, rows.ctype, rows.bucket,
-                Sum(rows.amount), Count(rows.id),
-                group_by=[rows.method, rows.ctype, rows.bucket]))
+        cursor.execute(*hourly.select(
+                hourly.method, hourly.ctype, hourly.bucket, hourly.currency,
+                Sum(hourly.amount), Count(hourly.id),
+                group_by=[hourly.method, hourly.ctype, hourly.bucket,
+                    hourly.currency]))
+        buckets = cursor.fetchall()
+        cls._refuse_currency_mix({r[3] for r in buckets}, company)
         by_method = defaultdict(lambda: [0, Decimal(0)])
         by_type = defaultdict(lambda: [0, Decimal(0)])
         by_period = defaultdict(lambda: [0, Decimal(0)])
         days = {}
-        for method_id, ctype, bucket, amount, count in cursor:
+        for method_id, ctype, bucket, _, amount, count in buckets:
             amount = to_decimal(amount, digits)
             day = days.get(bucket)
             if day is None:
@@ -331,7 +347,8 @@ class ReportData(Model):
                         'text', 28), count_col, amount_col],
                 rows(by_method, lambda k: methods.get(k, none))),
             sheet(gettext('isp_billing.msg_report_by_month'
-                    if group_by == 'month' else 'isp_billing.msg_report_by_day'),
+                    if group_by == 'month'
+                    else 'isp_billing.msg_report_by_day'),
                 [column(gettext('isp_billing.msg_report_month'
                             if group_by == 'month'
                             else 'isp_billing.msg_report_day'),
@@ -346,7 +363,8 @@ class ReportData(Model):
         if data.get('detail', True):
             report['sheets'].append(sheet(
                     gettext('isp_billing.msg_report_detail'),
-                    cls._payment_columns(), cls.payment_rows(data, company)))
+                    cls._payment_columns(),
+                    cls.payment_rows(data, company, checked=True)))
         return report
 
     @classmethod

@@ -4,7 +4,6 @@ made here, read back from the .xlsx (openpyxl) and the PDF text (pypdf);
 filters, empty range, bad input and who may run each report."""
 import datetime as dt
 import io
-from decimal import Decimal
 
 import openpyxl
 from pypdf import PdfReader
