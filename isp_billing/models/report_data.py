@@ -14,8 +14,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sql.aggregate import Count, Sum
-from sql.functions import DateTrunc
+from sql.functions import AtTimeZone, DateTrunc
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Model
 from trytond.pool import Pool
@@ -298,13 +299,19 @@ class ReportData(Model):
             gettext('isp_billing.msg_report_revenue'), company, data,
             filters)
 
-        # summed by the hour in SQL (at most 8,784 buckets a year per method
-        # and type), then moved to the company's local day or month
+        # PostgreSQL sums by the company's local day or month; SQLite (no
+        # time zones) by the UTC hour, moved to the local day here.
         # (a subquery: PostgreSQL does not match DATE_TRUNC($1, ...) of the
         # select with DATE_TRUNC($4, ...) of the group by)
+        local_sql = backend.name == 'postgresql'
+        if local_sql:
+            bucket = DateTrunc(group_by,
+                AtTimeZone(AtTimeZone(p.date, 'UTC'), tz))
+        else:
+            bucket = DateTrunc('hour', p.date)
         hourly = join.select(p.payment_method.as_('method'),
             c.isp_customer_type.as_('ctype'),
-            DateTrunc('hour', p.date).as_('bucket'),
+            bucket.as_('bucket'),
             p.currency.as_('currency'), p.amount.as_('amount'),
             p.id.as_('id'), where=where)
         cursor = Transaction().connection.cursor()
@@ -323,7 +330,8 @@ class ReportData(Model):
             amount = to_decimal(amount, digits)
             day = days.get(bucket)
             if day is None:
-                day = days[bucket] = cls._local(bucket, tz).date()
+                day = days[bucket] = (to_datetime(bucket) if local_sql
+                    else cls._local(bucket, tz)).date()
             if group_by == 'month':
                 day = day.replace(day=1)
             for groups, key in [(by_method, method_id), (by_type, ctype),
