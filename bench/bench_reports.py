@@ -168,6 +168,8 @@ def main():
     extras = {}
     while args.reuse:
         with Transaction().start(DB_NAME, 0) as transaction:
+            Pool(DB_NAME).init()
+            Pool.test = False
             company, mobile, router2, t_build = kept(transaction)
             break
     while not args.reuse:
