@@ -49,9 +49,15 @@ class MessageError(UserError):
 
 class BannerValidationError(ValidationError):
     pass
+
+
 class RequestError(UserError):
     "A customer request or reply that cannot be taken as written"
 
 
 class PortalError(UserError):
     "A portal login, invitation or password change that was refused"
+
+
+class ReportError(UserError):
+    "A report's filters cannot give figures (dates, currencies)"

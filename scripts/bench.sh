@@ -10,6 +10,7 @@
 #   BENCH_PAYMENTS=N      payments per sync scenario (default 100)
 #   BENCH_DASHBOARD_SERVICES=N  services of the dashboard bench (default
 #                         100000, with 10 invoice lines per service)
+#   BENCH_REPORT_PAYMENTS=N  payments of the revenue report (default 1000000)
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -67,6 +68,12 @@ BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
     bench "dashboard queries (PostgreSQL)" bench/bench_dashboard.py \
         ${BENCH_DASHBOARD_SERVICES:+--services "$BENCH_DASHBOARD_SERVICES"}
 
+# one-year revenue report, 1,000,000 payments (BENCH_REPORT_PAYMENTS)
+BENCH_DATABASE_URI=${BENCH_DATABASE_URI:-$PG_DEFAULT_URI} \
+    DB_CACHE="$ROOT/var/cache/reports-pg-bench-$module_hash" \
+    bench "revenue report (PostgreSQL)" bench/bench_reports.py \
+        --payments "${BENCH_REPORT_PAYMENTS:-1000000}"
+
 echo
 echo "=== summary ==="
 python bench/summary.py || status=1
@@ -75,7 +82,7 @@ echo
 echo "=== reports ==="
 for report in var/bench/bench_sim.txt var/bench/reconcile.txt var/bench/expiry.txt \
         var/bench/sync.txt var/bench/fleet.txt var/bench/message.txt var/bench/portal.txt \
-        var/bench/dashboard.txt var/bench/summary.txt; do
+        var/bench/dashboard.txt var/bench/reports.txt var/bench/summary.txt; do
     if [ -f "$report" ]; then
         echo "  $ROOT/$report"
     else

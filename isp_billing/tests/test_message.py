@@ -33,6 +33,9 @@ from .tools import (
     create_staff)
 
 
+#: a valid number (the party module checks numbers) the gateway refuses
+REFUSED_NUMBER = '+255 799 999 999'
+
 class Sink:
     "aiosmtpd handler keeping the envelopes it received"
 
@@ -45,7 +48,7 @@ class Sink:
 
 
 class GatewayHandler(http.server.BaseHTTPRequestHandler):
-    "A tiny SMS gateway: refuses the number 000, records every request"
+    "A tiny SMS gateway: refuses REFUSED_NUMBER, records every request"
 
     def do_POST(self):
         length = int(self.headers.get('Content-Length') or 0)
@@ -53,7 +56,7 @@ class GatewayHandler(http.server.BaseHTTPRequestHandler):
         self.server.requests.append({'path': self.path, 'body': body,
                 'auth': self.headers.get('Authorization'),
                 'type': self.headers.get('Content-Type')})
-        if urllib.parse.parse_qs(body).get('to') == ['000']:
+        if urllib.parse.parse_qs(body).get('to') == [REFUSED_NUMBER]:
             self.send_response(500)
             self.end_headers()
             self.wfile.write(b'unknown number')
@@ -110,7 +113,7 @@ class MessageTestCase(IspTestCase):
                             'contact_mechanisms': [('create', mechanisms)]}])
                 return party
             self.alice = customer('Alice', 'individual', 'alice@example.com',
-                '+15550001')
+                '+255712345678')
             self.bob = customer('Bob', 'organization', 'bob@example.com')
             self.carol = customer('Carol', 'individual')
             self.dave = customer('Dave', 'individual', 'dave@example.com')
@@ -372,7 +375,7 @@ class MessageTestCase(IspTestCase):
         self.configure_gateway(gateway.server_address[1])
         # Bob's phone is one the gateway refuses
         Party.write([self.bob], {'contact_mechanisms': [('create', [
-                            {'type': 'phone', 'value': '000'}])]})
+                            {'type': 'phone', 'value': REFUSED_NUMBER}])]})
         message = self.new_message(target='state', service_state='active',
             channel_portal=False, channel_sms=True, body='Pay & stay: 50%')
         Message.send([message])
@@ -380,16 +383,18 @@ class MessageTestCase(IspTestCase):
         self.run_queue()
         deliveries = self.deliveries(message)
         alice, bob = deliveries['Alice', 'sms'], deliveries['Bob', 'sms']
-        self.assertEqual((alice.state, alice.address), ('sent', '+15550001'))
+        # stored as the party module formats it (phonenumbers)
+        self.assertEqual((alice.state, alice.address),
+            ('sent', '+255 712 345 678'))
         self.assertEqual(bob.state, 'failed')
         self.assertIn('HTTP 500', bob.error)
         self.assertIn('unknown number', bob.error)
         self.assertEqual(len(gateway.requests), 2)
         request = [r for r in gateway.requests
-            if '15550001' in r['body']][0]
+            if '712' in r['body']][0]
         self.assertEqual(request['path'], '/send?sender=ISP')
         self.assertEqual(urllib.parse.parse_qs(request['body']),
-            {'to': ['+15550001'], 'text': ['Pay & stay: 50%']})
+            {'to': ['+255 712 345 678'], 'text': ['Pay & stay: 50%']})
         self.assertEqual(request['auth'],
             'Basic ' + base64.b64encode(b'isp:s3cret').decode())
 

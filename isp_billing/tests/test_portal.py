@@ -363,7 +363,7 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             '/forgot': {'email': ALICE[0]},
             '/reset': {'email': ALICE[0], 'token': 'x', 'password': 'a',
                 'confirm': 'a'},
-            '/details': {'name': 'Mallory', 'phone': '+1 555 0100'},
+            '/details': {'name': 'Mallory', 'phone': '+255712345678'},
             '/requests': {'kind': 'request', 'subject': 'forged',
                 'text': 'forged'},
             '/request/%d' % own_request: {'text': 'forged'},
@@ -498,7 +498,7 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         "Phone, email, address saved; a new name becomes a request"
         client, _ = self.login()
         token = self.token(client, '/details')
-        form = {'csrf': token, 'phone': '+1 555 0100',
+        form = {'csrf': token, 'phone': '+255712345678',
             'email': 'alice.new@example.com', 'street': '1 Main Street',
             'postal_code': '1000', 'city': 'Springfield', 'name': 'Alice',
             'customer_type': 'individual'}
@@ -515,7 +515,7 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             party = Pool().get('party.party')(self.alice.id)
             self.assertEqual(party.name, 'Alice')
             self.assertEqual(party.isp_customer_type, 'individual')
-            self.assertEqual(party.phone, '+1 555 0100')
+            self.assertEqual(party.phone, '+255 712 345 678')
             self.assertEqual(party.email, 'alice.new@example.com')
             self.assertEqual(party.addresses[0].city, 'Springfield')
             request, = Pool().get('isp.request').search(
@@ -525,7 +525,7 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             self.assertIn('Organization', request.text)
         self.assertEqual(self.count('isp.request'), requests + 1)
         text = self.text(client, '/details?done=requested')
-        self.assertIn('+1 555 0100', text)
+        self.assertIn('+255 712 345 678', text)
         # the login did not change
         client.post(self.url('/logout'), data={
                 'csrf': self.token(client, '/')})
