@@ -363,6 +363,12 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
                             done = False
                     self.assertEqual(done, allowed)
 
+
+class DashboardHomeActionTestCase(AccountingMixin, IspTestCase):
+    """The dashboard as the home action, in a database of its own: reading
+    preferences generates the users' avatars in a transaction of their own,
+    which on SQLite's :memory: test database commits the test's records"""
+
     @with_transaction()
     def test_home_action(self):
         """ISP staff open their dashboard at login (the one with revenue for

@@ -65,9 +65,12 @@ class AccountingMixin:
             create_chart(company)
             if fiscalyear:
                 self.fiscalyear = self.create_fiscalyear(company)
+            # this company's accounts (a test may have committed another)
             revenue, = Account.search([('type.revenue', '=', True),
-                    ('closed', '!=', True)], limit=1)
-            cash, = Account.search([('code', '=', '1.1.1')], limit=1)
+                    ('closed', '!=', True), ('company', '=', company.id)],
+                limit=1)
+            cash, = Account.search([('code', '=', '1.1.1'),
+                    ('company', '=', company.id)], limit=1)
             category, = Category.create([{'name': 'Internet',
                         'accounting': True, 'account_revenue': revenue.id}])
             self.plan = create_plan()
