@@ -25,7 +25,7 @@ RUN = os.path.join(ROOT, 'scripts', 'run.sh')
 #: busy machine); a start on an initialised database takes seconds
 FIRST_START = 600
 START = 180
-STOP = 30
+STOP = 60   # a stop waits up to 10 s per process group, more on a busy machine
 
 
 class RunServiceBase(unittest.TestCase):
