@@ -12,7 +12,7 @@ import unittest
 
 import psycopg
 
-from .server_tools import free_ports, module_hash
+from .server_tools import free_ports
 from .test_run_service import RunServiceBase
 
 PG_URI = os.environ.get(
@@ -49,30 +49,12 @@ class RunPostgreSQLTestCase(RunServiceBase):
 
     @classmethod
     def prepare(cls):
-        """The database from a template made by an earlier run of the same
-        module content, if any (else run.sh initialises it: minutes)"""
-        cls.template = f'test_run_pg_template_{module_hash()}'
-        with pg_connect() as connection:
-            names = [name for name, in connection.execute(
-                    "SELECT datname FROM pg_database "
-                    "WHERE datname LIKE 'test_run_pg_template_%'")]
-            for name in names:
-                if name != cls.template:   # another module content
-                    connection.execute(
-                        f'DROP DATABASE "{name}" WITH (FORCE)')
-            if cls.template in names:
-                connection.execute(f'CREATE DATABASE "{cls.database}" '
-                    f'TEMPLATE "{cls.template}"')
-
-    @classmethod
-    def keep_template(cls):
-        "Keep the initialised database (run.sh stopped) as the template"
-        with pg_connect() as connection:
-            if not connection.execute(
-                    'SELECT 1 FROM pg_database WHERE datname = %s',
-                    (cls.template,)).fetchall():
-                connection.execute(f'CREATE DATABASE "{cls.template}" '
-                    f'TEMPLATE "{cls.database}"')
+        """Nothing to copy: run.sh initialises the database (minutes). It is
+        never kept as a template: the test pays a service in it."""
+        with pg_connect() as connection:   # left by an earlier version
+            for name, in connection.execute("SELECT datname FROM pg_database "
+                    "WHERE datname LIKE 'test_run_pg_template_%'").fetchall():
+                connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
     def test_payment_reaches_router_through_worker(self):
         """A cashier pays an expired service over RPC: the worker enables
@@ -144,5 +126,3 @@ class RunPostgreSQLTestCase(RunServiceBase):
         service.reload()
         self.assertEqual(service.sync_status, 'in_sync')
 
-        self.stop_run(run)
-        self.keep_template()
