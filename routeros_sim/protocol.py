@@ -12,6 +12,7 @@ unchanged when the same word is echoed.
 from __future__ import annotations
 
 import socket
+import time
 
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
@@ -101,12 +102,16 @@ class SentenceReader:
         self.buf = bytearray()
         self.pos = 0
         self.bufsize = bufsize
+        self.received_at = 0.0  # monotonic time the last bytes arrived
+        self.chunks = 0  # recv calls that returned data: the arrival batch
 
     def _fill(self, need: int) -> None:
         while len(self.buf) - self.pos < need:
             chunk = self.sock.recv(self.bufsize)
             if not chunk:
                 raise ConnectionEnded()
+            self.received_at = time.monotonic()
+            self.chunks += 1
             if self.pos:
                 del self.buf[: self.pos]
                 self.pos = 0

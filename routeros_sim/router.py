@@ -49,6 +49,8 @@ class RouterSim:
         self.faults = Faults(self._refuse_changed)
         self.fixed_challenge: str | None = None   # tests: force the /login challenge (32 hex)
         self._commands: list[str] = []
+        self._round_trips: list[list[str]] = []
+        self._last_batch = None
         self._cmd_lock = threading.Lock()
         self._sessions: set = set()
         self._sess_lock = threading.Lock()
@@ -143,9 +145,24 @@ class RouterSim:
             return len(self._sessions)
 
     # ------------------------------------------------------------ command log
-    def _record(self, command: str) -> None:
+    def _record(self, command: str, batch=None) -> None:
+        """Log a command; ``batch`` identifies the bytes it arrived in (one
+        recv of one connection): commands sent together share it."""
         with self._cmd_lock:
             self._commands.append(command)
+            if (batch is not None and self._round_trips
+                    and self._last_batch == batch):
+                self._round_trips[-1].append(command)
+            else:
+                self._round_trips.append([command])
+            self._last_batch = batch
+
+    @property
+    def round_trips(self) -> list[list[str]]:
+        """The logged commands grouped by arrival: a group of several is
+        commands the client sent before reading any answer (pipelined)."""
+        with self._cmd_lock:
+            return [list(group) for group in self._round_trips]
 
     @property
     def commands(self) -> list[str]:
@@ -155,6 +172,8 @@ class RouterSim:
     def reset_commands(self) -> None:
         with self._cmd_lock:
             self._commands.clear()
+            self._round_trips.clear()
+            self._last_batch = None
 
     # ------------------------------------------------------------ state
     @property

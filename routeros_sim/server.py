@@ -10,6 +10,7 @@ the transport, not the configuration.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import socket
@@ -26,6 +27,7 @@ from .protocol import ConnectionEnded, ProtocolError, SentenceReader, encode_wor
 
 RE, DONE, EMPTY, TRAP = (encode_word(w) for w in ("!re", "!done", "!empty", "!trap"))
 SEND_CHUNK = 1 << 20
+_CONNECTIONS = itertools.count(1)  # numbers the connections (round-trip log)
 LOG = logging.getLogger("routeros_sim")
 
 
@@ -100,6 +102,8 @@ class Session(threading.Thread):
         self.sent = 0
         self.closed = False
         self.send_lock = threading.Lock()
+        self.number = next(_CONNECTIONS)
+        self.batch = None
         self.streams: dict = {}   # tag -> (table, callback) of running follow/listen commands
 
     # ------------------------------------------------------------ plumbing
@@ -128,7 +132,8 @@ class Session(threading.Thread):
                 words = reader.read_sentence()
                 if not words or router.faults.blackhole:
                     continue  # empty sentences are ignored (§1.2)
-                self.handle(words)
+                self.batch = (self.number, reader.chunks)
+                self.handle(words, reader.received_at)
         except (ConnectionEnded, ProtocolError, _Drop, OSError, ssl.SSLError, ValueError):
             pass
         finally:
@@ -163,7 +168,7 @@ class Session(threading.Thread):
             raise _Drop()
 
     # ------------------------------------------------------------ commands
-    def handle(self, words: list[str]) -> None:
+    def handle(self, words: list[str], received_at: float | None = None) -> None:
         router = self.router
         command = words[0]
         attrs: dict[str, str] = {}
@@ -183,7 +188,13 @@ class Session(threading.Thread):
             else:
                 bad_word = True
         if router.faults.latency:
-            time.sleep(float(router.faults.latency))
+            # a network round trip: the answer leaves `latency` after the
+            # command arrived, so commands sent together (pipelined, tagged)
+            # share one delay as they would on a real link
+            arrived = received_at if received_at is not None else time.monotonic()
+            delay = arrived + float(router.faults.latency) - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
         tagw = encode_word(".tag=" + tag) if tag else b""
 
         if command == "/quit":
@@ -196,7 +207,7 @@ class Session(threading.Thread):
         elif not self.logged_in:
             reply = Reply(traps=[Trap("not logged in")])  # UNCONFIRMED: !trap, not !fatal (§8)
         else:
-            router._record(command)
+            router._record(command, self.batch)
             if router.faults.command_should_trap():
                 reply = Reply(traps=[Trap(TRAP_MESSAGE)])
             elif bad_word:

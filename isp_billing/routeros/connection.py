@@ -21,7 +21,8 @@ import ssl
 from dataclasses import dataclass
 
 import librouteros
-from librouteros.exceptions import TrapError
+from librouteros.connections import SocketTransport
+from librouteros.exceptions import ConnectionClosed, TrapError
 
 from .errors import RouterError, RouterLoginRefused
 from .session import RouterSession, read_response, translate_error
@@ -162,7 +163,41 @@ def _login_error(exc, config):
         timeout=config.timeout)
 
 
+class BufferedTransport(SocketTransport):
+    """librouteros' transport reading the socket in large chunks.
+
+    librouteros reads every word with two or three ``recv`` calls of a few
+    bytes (length, then data): a router's list of 10,000 users costs over
+    a hundred thousand system calls and most of the driver's CPU time in a
+    fleet reconcile.  This one keeps what the socket gave beyond the word.
+    The socket's timeout applies to each ``recv``, as before.
+    """
+    CHUNK = 65536
+
+    def __init__(self, sock):
+        super().__init__(sock)
+        self._buffer = bytearray()
+
+    def read(self, length):
+        buffer = self._buffer
+        while len(buffer) < length:
+            got = self.sock.recv(max(self.CHUNK, length - len(buffer)))
+            if not got:
+                raise ConnectionClosed('Connection unexpectedly closed.')
+            buffer += got
+        data = bytes(buffer[:length])
+        del buffer[:length]
+        return data
+
+
 def _open_api(config):
+    api = _login(config)
+    # nothing is buffered yet: librouteros read the login answer exactly
+    api.protocol.transport = BufferedTransport(api.protocol.transport.sock)
+    return api
+
+
+def _login(config):
     try:
         return librouteros.connect(
             config.host, config.username, config.password,

@@ -130,20 +130,30 @@ class _Reconcile:
                 self.profiles[profile.kind].append(profile)
 
     def run(self):
+        # what the router holds, every menu read in one round trip
+        requests = []
         for kind in self.kinds:
-            self.reconcile_kind(MENUS[kind])
+            menus = MENUS[kind]
+            requests.append((menus.users, menus.user_fields, ()))
+            if self.profiles[kind]:
+                requests.append((menus.profiles, menus.profile_fields, ()))
+        answers = iter(self.session.print_many(requests))
+        for kind in self.kinds:
+            rows = next(answers)
+            profile_rows = next(answers) if self.profiles[kind] else []
+            self.reconcile_kind(MENUS[kind], rows, profile_rows)
 
-    def reconcile_kind(self, menus):
+    def reconcile_kind(self, menus, rows, profile_rows):
+        "rows, profile_rows: what the router printed, or its RouterTrap"
         users = self.users[menus.kind]
         profiles = self.profiles[menus.kind]
-        try:
-            rows = self.session.print(menus.users, menus.user_fields)
-        except RouterTrap as error:
+        if isinstance(rows, RouterTrap):
             # e.g. no hotspot package: fine unless we need the menu
             for user in users:
-                self.report.fail(user.service_id, error.router_message)
+                self.report.fail(user.service_id, rows.router_message)
             return
-        missing_profiles = self.ensure_profiles(menus, profiles)
+        missing_profiles = self.ensure_profiles(
+            menus, profiles, rows=profile_rows)
         kick = self.reconcile_users(menus, users, rows, missing_profiles)
         if self.sweep_sessions:
             for user in users:
@@ -152,15 +162,19 @@ class _Reconcile:
         if kick:
             self.kick(menus, kick)
 
-    def ensure_profiles(self, menus, profiles, queries=()):
+    def ensure_profiles(self, menus, profiles, queries=(), rows=None):
         """Add/set plan profiles; return {name: reason} of the desired
         profiles that do not exist on the router after this step.
-        ``queries`` narrow the print to the profiles wanted."""
+        ``queries`` narrow the print to the profiles wanted; ``rows`` are
+        the profiles already printed (or the RouterTrap of that print)."""
         if not profiles:
             return {}
         try:
-            rows = self.session.print(
-                menus.profiles, menus.profile_fields, queries)
+            if rows is None:
+                rows = self.session.print(
+                    menus.profiles, menus.profile_fields, queries)
+            elif isinstance(rows, RouterTrap):
+                raise rows
         except RouterTrap as error:
             for profile in profiles:
                 self.report.fail(profile.name, error.router_message)

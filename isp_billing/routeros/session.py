@@ -13,12 +13,14 @@ import ssl
 
 from librouteros.exceptions import (
     ConnectionClosed, FatalError, MultiTrapError, ProtocolError, TrapError)
+from librouteros.protocol import encode_sentence
 
 from .errors import (
     RouterConnectionLost, RouterError, RouterTimeout, RouterTLSError,
     RouterTrap, RouterUnreachable)
 
-__all__ = ['RouterSession', 'read_response', 'translate_error', 'to_api']
+__all__ = ['RouterSession', 'TaggedAnswers', 'read_response',
+    'translate_error', 'to_api']
 
 
 def to_api(value):
@@ -71,6 +73,46 @@ def read_response(protocol):
     if traps:
         raise traps[0]
     return rows, done
+
+
+class TaggedAnswers:
+    """The answers of ``count`` commands tagged '0', '1'...: rows and traps
+    per tag, read until each has its ``!done``"""
+
+    def __init__(self, count):
+        self.rows = [[] for _ in range(count)]
+        self.traps = [[] for _ in range(count)]
+        self.done = [False] * count
+
+    def first_pending(self):
+        return self.done.index(False) if False in self.done else 0
+
+    def read(self, protocol):
+        while False in self.done:
+            reply, words = protocol.readSentence()
+            attrs, tag = {}, None
+            for word in words:
+                if word.startswith('.tag='):
+                    tag = word[5:]
+                    continue
+                key, value = _split_word(word)
+                if key is not None:
+                    attrs[key] = value
+            if tag is None or not tag.isdigit() \
+                    or int(tag) >= len(self.done):
+                continue  # not one of ours: nothing else runs here
+            tag = int(tag)
+            if reply == '!re':
+                if attrs:
+                    self.rows[tag].append(attrs)
+            elif reply == '!trap':
+                category = attrs.get('category')
+                self.traps[tag].append(TrapError(
+                    attrs.get('message', ''),
+                    int(category) if category and category.isdigit()
+                    else None))
+            elif reply == '!done':
+                self.done[tag] = True
 
 
 def translate_error(exc, host, port, command=None, timeout=None):
@@ -202,6 +244,58 @@ class RouterSession:
         words.extend(queries)
         rows, _ = self.call(menu + '/print', *words)
         return rows
+
+    def print_many(self, requests):
+        """Several ``print`` s in one round trip: ``requests`` is a list of
+        ``(menu, proplist, queries)``; returns, in the same order, the rows
+        of each or the RouterTrap it got.
+
+        The commands are sent together, tagged, in one write before any
+        answer is read (RouterOS answers each under its ``.tag``): reading
+        a router's state costs one round trip instead of one per menu, which
+        is most of a reconcile's time on a distant router.  A lost
+        connection or a timeout raises as :meth:`call` does, naming the
+        first command still unanswered.
+        """
+        if len(requests) < 2:
+            return [self._print_or_trap(*request) for request in requests]
+        protocol = self.api.protocol
+        commands = [menu + '/print' for menu, _, _ in requests]
+        data = []
+        for tag, (menu, proplist, queries) in enumerate(requests):
+            words = ['.tag=%d' % tag]
+            if proplist:
+                words.append('=.proplist=%s' % ','.join(proplist))
+            words.extend(queries)
+            data.append(encode_sentence(
+                    commands[tag], *words, encoding=protocol.encoding))
+        answers = TaggedAnswers(len(requests))
+        try:
+            self.commands += len(requests)
+            protocol.transport.write(b''.join(data))
+            answers.read(protocol)
+        except Exception as exc:
+            error = translate_error(exc, self.host, self.port,
+                commands[answers.first_pending()], self.timeout)
+            if error is None:
+                raise
+            self.close()
+            raise error from exc
+        result = []
+        for tag, command in enumerate(commands):
+            rows, traps = answers.rows[tag], answers.traps[tag]
+            if traps:
+                exc = traps[0] if len(traps) == 1 else MultiTrapError(*traps)
+                rows = translate_error(
+                    exc, self.host, self.port, command, self.timeout)
+            result.append(rows)
+        return result
+
+    def _print_or_trap(self, menu, proplist=None, queries=()):
+        try:
+            return self.print(menu, proplist, queries)
+        except RouterTrap as error:
+            return error
 
     def add(self, menu, attributes):
         """``<menu>/add``; returns the new ``.id`` ('' if none was sent)."""

@@ -19,6 +19,7 @@ full reconcile, which sees everything, sorts such swaps out).
 """
 from .desired import KINDS, comment_for, parse_comment
 from .errors import RouterTrap
+from .menus import MENUS
 from .reconcile import _Reconcile, run_sync
 
 __all__ = ['apply_services', 'MAX_QUERY_TERMS']
@@ -67,6 +68,10 @@ class _Targeted(_Reconcile):
                     or_query(terms[start:start + MAX_QUERY_TERMS])):
                 rows.setdefault(row.get('.id'), row)
         return list(rows.values())
+
+    def run(self):
+        for kind in self.kinds:
+            self.reconcile_kind(MENUS[kind])
 
     def reconcile_kind(self, menus):
         users = self.users[menus.kind]

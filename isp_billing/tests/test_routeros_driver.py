@@ -449,8 +449,9 @@ class ReconcileTest(SimTestCase):
         self.assertTrue(report.added)
         for key, reason in report.failed:
             self.assertTrue(reason)
+        failed_users = [k for k, _ in report.failed if isinstance(k, int)]
         self.assertEqual(
-            len(report.added) + len(report.failed), 9, report.failed)
+            len(report.added) + len(failed_users), 9, report.failed)
         self.sim.faults.clear()
         report = self.sync(users)
         self.assertTrue(report.ok, report.failed)
@@ -511,6 +512,52 @@ class ReconcileTest(SimTestCase):
             '/ip/hotspot/user/set'])
         self.assertEqual(report.kicked, [1])
         self.assertEqual(report.commands, 4 + 5)
+
+    def test_state_is_read_in_one_round_trip(self):
+        "Every menu's print is sent before any answer is read"
+        users = [hotspot(1), pppoe(2)]
+        self.sync(users)
+        self.sim.reset_commands()
+        report = self.sync(users)
+        self.assertTrue(report.ok, report.failed)
+        self.assertEqual(self.sim.round_trips, [[
+                    '/ip/hotspot/user/print', '/ip/hotspot/user/profile/print',
+                    '/ppp/secret/print', '/ppp/profile/print']])
+        # a change costs its own round trip after the read
+        self.sim.reset_commands()
+        self.sync([hotspot(1, password='new'), pppoe(2)])
+        self.assertEqual(self.sim.round_trips[1:], [
+                ['/ip/hotspot/user/set']])
+
+    def test_pipelined_prints_keep_their_own_answers(self):
+        self.sync([hotspot(1), hotspot(2), pppoe(3)])
+        with open_session(self.router) as session:
+            self.sim.faults.trap_every = 2  # the 2nd print traps
+            answers = session.print_many([
+                    ('/ip/hotspot/user', ('name',), ()),
+                    ('/ip/hotspot/user/profile', ('name',), ()),
+                    ('/ppp/secret', ('name',), ('?name=pp3',))])
+            self.sim.faults.clear()
+            self.assertEqual(session.commands, 3)
+            self.assertEqual(sorted(r['name'] for r in answers[0]),
+                ['hs1', 'hs2'])
+            self.assertIsInstance(answers[1], RouterTrap)
+            self.assertEqual(answers[1].command,
+                '/ip/hotspot/user/profile/print')
+            self.assertEqual(answers[2], [{'name': 'pp3'}])
+            # the session goes on after a trapped print
+            self.assertEqual(len(session.print('/ppp/secret')), 1)
+
+    def test_pipelined_prints_on_a_dropped_connection(self):
+        self.sync([hotspot(i) for i in range(1, 6)])
+        with open_session(self.router) as session:
+            self.sim.faults.drop_after = 2  # two rows, then the link drops
+            with self.assertRaises(RouterConnectionLost):
+                session.print_many([
+                        ('/ip/hotspot/user', ('name',), ()),
+                        ('/ppp/secret', ('name',), ())])
+        self.sim.faults.clear()
+        self.assertTrue(self.sync([hotspot(i) for i in range(1, 6)]).ok)
 
     def test_only_menus_of_managed_kinds_are_read(self):
         self.sim.reset_commands()
