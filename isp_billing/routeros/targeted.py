@@ -3,7 +3,8 @@
 A payment or a single change does not need the whole router.  For the
 given service ids this reads, per managed menu, only the rows that matter
 -- one ``print`` with a query ``?comment=isp-billing:<id>`` or
-``?name=<login>`` per id/login, OR-ed on the API query stack -- then
+``?name=<login>`` per id/login, OR-ed on the API query stack, every menu's
+print sent together in one round trip -- then
 applies the same difference as the full reconcile (:mod:`.reconcile`):
 ``set`` the differing fields, ``add`` what is missing, ``remove`` the
 entries of ids that should not be on the router any more, ensure the
@@ -60,31 +61,47 @@ class _Targeted(_Reconcile):
         self.service_ids = sorted(
             {int(i) for i in service_ids} | {u.service_id for u in users})
 
-    def print_matching(self, menu, fields, terms):
-        "Rows of menu matching any term, MAX_QUERY_TERMS terms per print"
-        rows = {}
-        for start in range(0, len(terms), MAX_QUERY_TERMS):
-            for row in self.session.print(menu, fields,
-                    or_query(terms[start:start + MAX_QUERY_TERMS])):
-                rows.setdefault(row.get('.id'), row)
-        return list(rows.values())
-
     def run(self):
+        # every menu's rows of these services, read in one round trip
+        requests, plan = [], []
         for kind in self.kinds:
-            self.reconcile_kind(MENUS[kind])
+            menus = MENUS[kind]
+            users = self.users[kind]
+            terms = ['comment=%s' % comment_for(i) for i in self.service_ids]
+            terms += ['name=%s' % name
+                for name in sorted({u.name for u in users})]
+            needed = {u.profile for u in users}
+            profiles = [p for p in self.profiles[kind] if p.name in needed]
+            first = len(requests)
+            requests += [(menus.users, menus.user_fields,
+                    or_query(terms[start:start + MAX_QUERY_TERMS]))
+                for start in range(0, len(terms), MAX_QUERY_TERMS)]
+            count = len(requests) - first
+            if profiles:
+                requests.append((menus.profiles, menus.profile_fields,
+                        or_query(['name=%s' % name for name in sorted(
+                                    {p.name for p in profiles})])))
+            plan.append((menus, profiles, first, count))
+        answers = self.session.print_many(requests)
+        for menus, profiles, first, count in plan:
+            self.reconcile_kind(menus, profiles, answers[first:first + count],
+                answers[first + count] if profiles else None)
 
-    def reconcile_kind(self, menus):
+    def reconcile_kind(self, menus, profiles, user_answers, profile_rows):
+        "user_answers: each user print's rows or RouterTrap"
         users = self.users[menus.kind]
-        terms = ['comment=%s' % comment_for(i) for i in self.service_ids]
-        terms += ['name=%s' % name
-            for name in sorted({u.name for u in users})]
-        try:
-            rows = self.print_matching(menus.users, menus.user_fields, terms)
-        except RouterTrap as error:
+        trap = next((a for a in user_answers if isinstance(a, RouterTrap)),
+            None)
+        if trap is not None:
             # e.g. no hotspot package: fine unless we need the menu
             for user in users:
-                self.report.fail(user.service_id, error.router_message)
+                self.report.fail(user.service_id, trap.router_message)
             return
+        rows = {}
+        for answer in user_answers:
+            for row in answer:
+                rows.setdefault(row.get('.id'), row)
+        rows = list(rows.values())
         ids = set(self.service_ids)
         ours, held = [], {}
         for row in rows:
@@ -93,11 +110,7 @@ class _Targeted(_Reconcile):
                 ours.append(row)
             else:
                 held.setdefault(row.get('name'), service_id)
-        needed = {u.profile for u in users}
-        profiles = [p for p in self.profiles[menus.kind] if p.name in needed]
-        missing = self.ensure_profiles(menus, profiles, or_query(
-                ['name=%s' % name for name in sorted(
-                        {p.name for p in profiles})]))
+        missing = self.ensure_profiles(menus, profiles, rows=profile_rows)
         kick = self.reconcile_users(menus, users, ours, missing, held)
         if kick:
             self.kick(menus, kick, or_query(

@@ -604,7 +604,7 @@ class TargetedTest(SimTestCase):
         self.assertTrue(report.ok, report.failed[:3])
         self.assertEqual(len(sim.rows('/ip/hotspot/user')), size)
         sim.login('hs7', kind='hotspot')
-        result = []
+        result, self.round_trips = [], []
         for ids, desired in (
                 ([5], [hotspot(5)]),                     # paid: enable
                 ([size * 2], [hotspot(size * 2)]),       # new service
@@ -615,6 +615,7 @@ class TargetedTest(SimTestCase):
             self.assertTrue(report.ok, report.failed)
             self.assertEqual(report.commands, len(sim.commands))
             result.append(sim.commands)
+            self.round_trips.append(sim.round_trips)
         rows = self.by_name(sim, '/ip/hotspot/user')
         self.assertEqual(rows['hs5']['disabled'], 'false')
         self.assertEqual(rows['hs7']['disabled'], 'true')
@@ -638,6 +639,12 @@ class TargetedTest(SimTestCase):
         self.assertEqual(sorted(kick), sorted(reads + [
             '/ip/hotspot/user/set', '/ip/hotspot/active/print',
             '/ip/hotspot/active/remove']))
+        # the reads go in one round trip, then one per change
+        enable, add, kick = self.round_trips
+        self.assertEqual(enable, [['/ip/hotspot/user/print',
+                    '/ip/hotspot/user/profile/print', '/ppp/secret/print'],
+                ['/ip/hotspot/user/set']])
+        self.assertEqual(len(kick), 4)
 
     def test_only_the_given_entries_change(self):
         reconcile(self.router, [hotspot(1), hotspot(2), pppoe(3),

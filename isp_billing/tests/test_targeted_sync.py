@@ -214,8 +214,9 @@ class TargetedSyncTestCase(IspTestCase):
         self.assertIsNone(router.sync_error)
         # a trap on the change fails that service only
         self.clear_queue()
-        # hotspot: print users, print profiles, set (3rd); then PPPoE
-        self.sim.faults.trap_every = 3
+        # print hotspot users, profiles, PPPoE secrets (sent together),
+        # then set: the 4th
+        self.sim.faults.trap_every = 4
         Service.write([service], {'password': 'Other-123'})
         self.run_queued()
         self.assertEqual(service.sync_status, 'error')
