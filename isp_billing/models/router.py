@@ -16,8 +16,9 @@ from trytond.transaction import Transaction, without_check_access
 from .. import routeros
 from ..exceptions import RouterConnectionError, RouterValidationError
 from ..times import company_timezone, fmt_ts, utcnow
+from . import sync
 from .sync import (
-    ROUTER_SYNC_FIELDS, desired_state, enqueue_fleet_sync, enqueue_sync,
+    ROUTER_SYNC_FIELDS, desired_state, enqueue_sync,
     error_message, is_offline_error, router_config, router_threads,
     service_rows, status_changes, write_sync_status)
 
@@ -263,7 +264,8 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         """Queue a reconcile (with session sweep) of every active router:
         a few tasks, each reconciling its routers in parallel"""
         routers = cls.search([])
-        enqueue_fleet_sync(routers, sweep=True)
+        # read at call time: a test sizes the tasks down
+        enqueue_sync(routers, sweep=True, per_task=sync.FLEET_TASK_ROUTERS)
 
     @classmethod
     def cron_refresh_status(cls):
