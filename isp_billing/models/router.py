@@ -15,7 +15,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from .. import routeros
 from ..exceptions import RouterConnectionError, RouterValidationError
-from ..times import company_timezone, fmt_ts, utcnow
+from ..times import context_timezone, fmt_ts, utcnow
 from . import sync
 from .sync import (
     ROUTER_SYNC_FIELDS, desired_state, enqueue_sync,
@@ -438,13 +438,7 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
     @staticmethod
     def _time_text(value):
         "A stored timestamp in the user's (else the company's) time zone"
-        pool = Pool()
-        Company = pool.get('company.company')
-        context = Transaction().context
-        timezone = context.get('timezone')
-        if not timezone and context.get('company'):
-            timezone = company_timezone(Company(context['company']))
-        return fmt_ts(value, timezone or 'UTC')
+        return fmt_ts(value, context_timezone())
 
     def _connected_message(self):
         return gettext('isp_billing.msg_router_connected',
