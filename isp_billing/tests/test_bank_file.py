@@ -240,7 +240,6 @@ class BankFileTestCase(AccountingMixin, IspTestCase):
         with the Accounting group match"""
         pool = Pool()
         ModelData = pool.get('ir.model.data')
-        User = pool.get('res.user')
         Statement = pool.get('account.statement')
         Line = pool.get('account.statement.line')
         company = self.setup_bank()
@@ -255,11 +254,8 @@ class BankFileTestCase(AccountingMixin, IspTestCase):
             'account_statement', 'group_statement')
 
         def staff(login, group, *others):
-            user = create_staff(login, 'group_isp_' + group)
-            User.write([user], {'companies': [('add', [company.id])],
-                    'company': company.id,
-                    'groups': [('add', list(others))]})
-            return User(user.id)
+            return create_staff(
+                login, 'group_isp_' + group, company=company, groups=others)
 
         refused = [(group, others)
             for group in ['cashier', 'technician', 'support', 'viewer']

@@ -243,10 +243,8 @@ class CounterTestCase(AccountingMixin, IspTestCase):
             session_id, _, _ = Counter.create()
         invoices = Invoice.search([], count=True)
         for group in ['technician', 'viewer', 'support']:
-            user = create_staff('counter_%s' % group, 'group_isp_%s' % group)
-            pool.get('res.user').write([user], {
-                    'companies': [('add', [company.id])],
-                    'company': company.id})
+            user = create_staff('counter_%s' % group, 'group_isp_%s' % group,
+                company=company)
             for records in [[], [self.service]]:
                 with self.subTest(group=group, records=len(records)), \
                         set_company(company), as_user(user):
