@@ -37,6 +37,19 @@ def company_timezone(company):
     return (company.timezone if company and company.timezone else 'UTC')
 
 
+def context_timezone(company=None):
+    """The time zone staff read a timestamp in: the user's (the client's
+    context), else the company's (given, else the context's), else UTC"""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    context = Transaction().context
+    if context.get('timezone'):
+        return context['timezone']
+    if company is None and (context.get('company') or -1) >= 0:
+        company = Pool().get('company.company')(context['company'])
+    return company_timezone(company)
+
+
 def fmt_ts(value, timezone='UTC'):
     """A stored (naive UTC) timestamp as the company reads it: in its time
     zone, to the minute"""

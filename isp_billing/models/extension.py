@@ -13,7 +13,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from ..exceptions import PaymentRecordError
-from ..times import as_days, company_timezone, utcnow
+from ..times import as_days, context_timezone, utcnow
 
 REASONS = [
     ('trial', "Trial"),
@@ -117,8 +117,7 @@ class ExtensionReport(CompanyReport):
             company = Company(Transaction().context['company'])
         # timestamps are stored in UTC; shown in the client's time zone,
         # else the company's
-        timezone = (Transaction().context.get('timezone')
-            or company_timezone(company))
+        timezone = context_timezone(company)
 
         def when(value):
             if not value:

@@ -15,7 +15,7 @@ from trytond.transaction import Transaction
 ROUTER_RULE_MODELS = {
     'isp.service', 'isp.router', 'party.party', 'isp.service.payment',
     'isp.service.extension', 'account.invoice', 'account.invoice.line',
-    'isp.request',
+    'isp.request', 'isp.router-res.user',
     }
 ROUTER_RULE_MODELS |= {'isp.message.delivery'}
 

@@ -6,9 +6,9 @@ bank accounts and contact). HTML rendered to PDF by weasyprint; a second
 report prints the same on an 80 mm receipt printer."""
 from trytond.modules.company import CompanyReport
 from trytond.pool import Pool
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import without_check_access
 
-from ..times import company_timezone, utcnow
+from ..times import context_timezone, utcnow
 
 
 class ReceiptReport(CompanyReport):
@@ -23,8 +23,7 @@ class ReceiptReport(CompanyReport):
         company = context.get('company')
         if company is None and records:
             company = records[0].company
-        timezone = (Transaction().context.get('timezone')
-            or company_timezone(company))
+        timezone = context_timezone(company)
 
         def when(value):
             if not value:

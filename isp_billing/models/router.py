@@ -15,9 +15,10 @@ from trytond.transaction import Transaction, without_check_access
 
 from .. import routeros
 from ..exceptions import RouterConnectionError, RouterValidationError
-from ..times import company_timezone, fmt_ts, utcnow
+from ..times import context_timezone, fmt_ts, utcnow
+from . import sync
 from .sync import (
-    ROUTER_SYNC_FIELDS, desired_state, enqueue_fleet_sync, enqueue_sync,
+    ROUTER_SYNC_FIELDS, desired_state, enqueue_sync,
     error_message, is_offline_error, router_config, router_threads,
     service_rows, status_changes, write_sync_status)
 
@@ -263,7 +264,8 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         """Queue a reconcile (with session sweep) of every active router:
         a few tasks, each reconciling its routers in parallel"""
         routers = cls.search([])
-        enqueue_fleet_sync(routers, sweep=True)
+        # read at call time: a test sizes the tasks down
+        enqueue_sync(routers, sweep=True, per_task=sync.FLEET_TASK_ROUTERS)
 
     @classmethod
     def cron_refresh_status(cls):
@@ -436,13 +438,7 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
     @staticmethod
     def _time_text(value):
         "A stored timestamp in the user's (else the company's) time zone"
-        pool = Pool()
-        Company = pool.get('company.company')
-        context = Transaction().context
-        timezone = context.get('timezone')
-        if not timezone and context.get('company'):
-            timezone = company_timezone(Company(context['company']))
-        return fmt_ts(value, timezone or 'UTC')
+        return fmt_ts(value, context_timezone())
 
     def _connected_message(self):
         return gettext('isp_billing.msg_router_connected',

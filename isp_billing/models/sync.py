@@ -401,37 +401,6 @@ class _SyncQueue:
             self.background.remove(task_id)
 
 
-def enqueue_sync(routers, sweep=False):
-    """Queue one full reconcile per router not yet queued in this
-    transaction; it supersedes a targeted sync queued before for the same
-    router.  Runs after commit; nothing happens if the transaction rolls
-    back."""
-    Router = Pool().get('isp.router')
-    transaction = Transaction()
-    queue = transaction.join(_SyncQueue())
-    ids = []
-    for router in routers:
-        router_id = int(router)
-        if router_id not in queue.routers and router_id not in ids:
-            ids.append(router_id)
-    if not ids:
-        return []
-    queue.routers.update(ids)
-    task_ids = []
-    with transaction.set_context(queue_name=QUEUE_NAME):
-        for router_id in ids:
-            if router_id in queue.targeted:
-                queue.drop(transaction, queue.targeted.pop(router_id)[0])
-            if sweep:
-                task_id, = Router.__queue__.sync(
-                    [Router(router_id)], sweep=True)
-            else:
-                task_id, = Router.__queue__.sync([Router(router_id)])
-            queue.pushed(transaction, task_id)
-            task_ids.append(task_id)
-    return task_ids
-
-
 #: routers per task of the scheduled reconcile: a fleet is a few tasks
 #: (several workers share them), each reconciling its routers in parallel
 FLEET_TASK_ROUTERS = 100
@@ -442,19 +411,21 @@ def router_threads():
     return max(1, config.getint('isp_billing', 'router_threads', default=16))
 
 
-def enqueue_fleet_sync(routers, sweep=True):
-    """Queue the reconcile of many routers (the scheduled safety net) as
-    few tasks of up to FLEET_TASK_ROUTERS routers each, not one task per
-    router: a task runs its routers in parallel (Router.sync).  Routers
-    with a full reconcile queued in this transaction are skipped."""
+def enqueue_sync(routers, sweep=False, per_task=1):
+    """Queue the full reconcile of the routers not yet queued in this
+    transaction, per_task routers a task: one each after a change of
+    routers or services; FLEET_TASK_ROUTERS for the scheduled reconcile of
+    the fleet, whose task runs its routers in parallel (Router.sync).  It
+    supersedes a targeted sync queued before for the same router.  Runs
+    after commit; nothing happens if the transaction rolls back."""
     Router = Pool().get('isp.router')
     transaction = Transaction()
     queue = transaction.join(_SyncQueue())
     ids = sorted({int(r) for r in routers} - queue.routers)
     task_ids = []
     with transaction.set_context(queue_name=QUEUE_NAME):
-        for i in range(0, len(ids), FLEET_TASK_ROUTERS):
-            chunk = ids[i:i + FLEET_TASK_ROUTERS]
+        for i in range(0, len(ids), per_task):
+            chunk = ids[i:i + per_task]
             queue.routers.update(chunk)
             for router_id in chunk:
                 if router_id in queue.targeted:

@@ -51,6 +51,29 @@
     if (!WIDGETS.datetime) {
         WIDGETS.datetime = DateTimeColumn;
     }
+
+    /* Forms: a readonly timestamp or datetime widget shows the moment to
+       the minute too (a payment's date, paid until...), not with seconds
+       and microseconds. Nobody edits it, so it gives back the record's own
+       value: the shorter text is never parsed into the record, which stays
+       unmodified. Editable widgets keep the full format. */
+    var DateTime = Sao.View.Form.DateTime;
+    var display = DateTime.prototype.display;
+    var get_value = DateTime.prototype.get_value;
+    DateTime.prototype.display = function() {
+        display.apply(this, arguments);
+        if (this._readonly && this.record && this.field) {
+            var value = this.field.get_client(this.record);
+            this.date.val(value ? Sao.common.format_datetime(
+                this.field.date_format(this.record) + ' %H:%M', value) : '');
+        }
+    };
+    DateTime.prototype.get_value = function() {
+        if (this._readonly && this.record && this.field) {
+            return this.field.get_client(this.record);
+        }
+        return get_value.apply(this, arguments);
+    };
 })();
 
 /* isp_billing: the login banner (ISP Billing > Configuration > Login

@@ -58,6 +58,8 @@ class WebClientTestCase(BrowserTestCase):
                 ('Extensions', None), ('Routers', None)]:
             self.open_menu(name)
             rows = self.wait_active_tab(name, filter_tab)
+            cells = [c.strip()
+                for c in rows.first.locator('td').all_inner_texts()]
             # double-click a cell that is not a link (links open the target)
             rows.first.locator(
                 'td:not(:has(a)):not(:has(input)):visible').last \
@@ -66,8 +68,20 @@ class WebClientTestCase(BrowserTestCase):
             # the record is read after the form is drawn
             self.wait_idle()
             self.assertEqual(self.page_errors, [], name)
+            if name == 'Service Payments':
+                # readonly timestamps to the minute, as in the list
+                date = self.field_value('Date')
+                self.assertRegex(date, r'^\S+ \d\d:\d\d$')
+                self.assertNotRegex(date, r'\d:\d\d:\d\d')
+                self.assertIn(date, cells)
+                after = self.field_value('Paid Until After')
+                self.assertRegex(after, r'^\S+ \d\d:\d\d$')
             self.screenshot('form_%s.png' % name.lower().replace(' ', '_'))
             page.locator('#tablist li.active button.close').click()
+            # nothing was modified by showing it: no "save?" question
+            self.wait_idle()
+            self.assertEqual(
+                page.locator('.modal-dialog:visible').count(), 0, name)
 
     def test_cashier_pays_expired_service(self):
         "A cashier renews an expired service from its form: it turns active"

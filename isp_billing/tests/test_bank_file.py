@@ -10,6 +10,7 @@ from pypdf import PdfReader
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
+from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -230,6 +231,62 @@ class BankFileTestCase(AccountingMixin, IspTestCase):
             self.assertEqual(statement.name, 'CAMT-2026-001')
             line, = statement.lines     # only bill 1 exists here
             self.assertEqual(line.related_to, bill)
+
+    @with_transaction()
+    def test_match_bills_rights(self):
+        """Match Bills is refused on the server to the groups that do not
+        reconcile bank statements, even with Tryton's Statement group (which
+        reads and validates statements); accountants and administrators
+        with the Accounting group match"""
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        Statement = pool.get('account.statement')
+        Line = pool.get('account.statement.line')
+        company = self.setup_bank()
+        with set_company(company):
+            bill = pool.get('isp.service').bill_renewal([self.service], 1)
+            statement = self.statement('S-1', [
+                    ('1', '20', None, bill.customer_payment_reference)])
+            # saved without matching, as before more bills were posted
+            statement.save()
+        account_group = ModelData.get_id('account', 'group_account')
+        statement_group = ModelData.get_id(
+            'account_statement', 'group_statement')
+
+        def staff(login, group, *others):
+            return create_staff(
+                login, 'group_isp_' + group, company=company, groups=others)
+
+        refused = [(group, others)
+            for group in ['cashier', 'technician', 'support', 'viewer']
+            for others in [(), (statement_group,)]]
+        # an ISP accountant or administrator without Tryton's Accounting
+        # group does not see the statements
+        refused += [('accountant', ()), ('admin', ())]
+        for n, (group, others) in enumerate(refused):
+            user = staff('match%d' % n, group, *others)
+            with self.subTest(group=group, statement_group=bool(others)), \
+                    as_user(user):
+                with self.assertRaises((AccessError, AccessButtonError)):
+                    Statement.isp_match_bills([Statement(statement.id)])
+            self.assertEqual(Line.search([], count=True), 0)
+        # the button check itself: statement readers outside its groups
+        with as_user(staff('clerk', 'cashier', statement_group)):
+            with self.assertRaises(AccessButtonError):
+                Statement.isp_match_bills([Statement(statement.id)])
+
+        for login, group in [('acc', 'accountant'), ('adm', 'admin')]:
+            user = staff(login, group, account_group)
+            with self.subTest(group=group), as_user(user):
+                lines = Statement.isp_match_bills([Statement(statement.id)])
+                if group == 'accountant':
+                    line, = lines
+                    self.assertEqual(line.related_to, bill)
+                    self.assertEqual(line.amount, Decimal('20'))
+                else:
+                    # already matched: nothing more
+                    self.assertEqual(lines, [])
+        self.assertEqual(Line.search([], count=True), 1)
 
     @with_transaction()
     def test_bill_pdf_company_account(self):

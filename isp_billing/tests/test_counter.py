@@ -4,6 +4,7 @@ import io
 from decimal import Decimal
 
 from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -224,6 +225,52 @@ class CounterTestCase(AccountingMixin, IspTestCase):
             with self.assertRaises(UserError):
                 run_wizard('isp.counter', [], [('start', {}), ('pay', data)])
             self.assertEqual(Invoice.search([], count=True), invoices)
+
+    @with_transaction()
+    def test_counter_refused_to_technician_and_viewer(self):
+        """ISP Billing > Counter is refused on the server to the groups that
+        take no payments: neither starting it (from the menu or a service)
+        nor executing Pay on a session; nothing is paid. The cashier pays."""
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Invoice = pool.get('account.invoice')
+        Counter = pool.get('isp.counter', type='wizard')
+        company = self.setup_counter()
+        before = Service(self.service.id).paid_until
+        with set_company(company), as_user(self.cashier):
+            data = self.pay_data(self.counter_start(Service(self.service.id)))
+            # a session as the cashier would have it open
+            session_id, _, _ = Counter.create()
+        invoices = Invoice.search([], count=True)
+        for group in ['technician', 'viewer', 'support']:
+            user = create_staff('counter_%s' % group, 'group_isp_%s' % group,
+                company=company)
+            for records in [[], [self.service]]:
+                with self.subTest(group=group, records=len(records)), \
+                        set_company(company), as_user(user):
+                    with self.assertRaises(AccessError):
+                        run_wizard('isp.counter', records, [
+                                ('start', {}), ('pay', data)])
+            with self.subTest(group=group, session='cashier'), \
+                    set_company(company), as_user(user), \
+                    Transaction().set_context(active_model=None):
+                for state in ['start', 'pay']:
+                    with self.assertRaises(AccessError):
+                        Counter.execute(session_id, data, state)
+        self.assertEqual(Invoice.search([], count=True), invoices)
+        self.assertEqual(Service(self.service.id).paid_until, before)
+
+        # the cashier's session pays: one more invoice, the service extended
+        with set_company(company), as_user(self.cashier):
+            Counter.execute(session_id, {}, 'start')
+            result = Counter.execute(session_id, data, 'pay')
+        self.assertEqual(
+            result['actions'][0][0]['report_name'],
+            'isp.service.payment.receipt')
+        self.assertEqual(Invoice.search([], count=True), invoices + 1)
+        service = Service(self.service.id)
+        self.assertEqual(service.state, 'active')
+        self.assertGreater(service.paid_until, before)
 
     @with_transaction()
     def test_register_payment_says_total_and_gives_receipt(self):

@@ -629,6 +629,80 @@ class RightsTestCase(AccountingMixin, IspTestCase):
                 customer['isp_payments'], ['rec_name', 'amount'])
             self.assertEqual(len(payments), 1)
 
+    @with_transaction()
+    def test_staff_assignments(self):
+        """Only administrators assign staff to routers: nobody else assigns
+        themselves (or anyone) over RPC, through the relation or the
+        router's Assigned Staff; a staff user with routers reads only the
+        assignments of those routers"""
+        pool = Pool()
+        Router = pool.get('isp.router')
+        RouterUser = pool.get('isp.router-res.user')
+        self.setup_world()
+        colleague = self.staff('viewer', routers=[self.r2])
+        assignment, = RouterUser.search([('user', '=', colleague.id)])
+
+        def assignments():
+            return sorted((a.router.id, a.user.id)
+                for a in RouterUser.search([]))
+
+        for group in ['technician', 'cashier', 'accountant', 'support',
+                'viewer']:
+            for routers in [[self.r1], []]:
+                user = self.staff(group, routers=routers)
+                before = assignments()
+                with self.subTest(group=group, routers=len(routers)), \
+                        self.as_user(user):
+                    for router in [self.r1, self.r2]:
+                        with self.assertRaises(AccessError):
+                            RouterUser.create([{
+                                        'router': router.id,
+                                        'user': user.id}])
+                        with self.assertRaises(AccessError):
+                            Router.write([Router(router.id)], {
+                                    'users': [('add', [user.id])]})
+                    with self.assertRaises(AccessError):
+                        Router.write([Router(self.r1.id)], {
+                                'users': [('remove', [user.id])]})
+                    with self.assertRaises(AccessError):
+                        RouterUser.write([RouterUser(assignment.id)],
+                            {'user': user.id})
+                    with self.assertRaises(AccessError):
+                        RouterUser.delete([RouterUser(assignment.id)])
+                self.assertEqual(assignments(), before)
+
+        # reading: the assignments of one's own routers only
+        technician = self.staff('technician', routers=[self.r1])
+        with self.as_user(technician):
+            self.assertEqual(
+                {a.router.id for a in RouterUser.search([])}, {self.r1.id})
+            with self.assertRaises(AccessError):
+                RouterUser.read([assignment.id], ['user'])
+            router, = Router.read([self.r1.id], ['users'])
+            self.assertIn(technician.id, router['users'])
+        readers = [self.staff('viewer'), self.staff('admin'),
+            self.staff('admin', routers=[self.r1])]
+        everybody = assignments()
+        for user in readers:
+            with self.as_user(user):
+                self.assertEqual(assignments(), everybody)
+
+        # an administrator assigns and unassigns, also on the router form
+        admin = self.staff('admin')
+        with self.as_user(admin):
+            Router.write([Router(self.r2.id)], {
+                    'users': [('add', [technician.id])]})
+            RouterUser.delete(RouterUser.search([
+                        ('router', '=', self.r1.id),
+                        ('user', '=', technician.id)]))
+        self.assertEqual(
+            [a.router.id for a in RouterUser.search(
+                    [('user', '=', technician.id)])], [self.r2.id])
+        # and the technician now sees R2, not R1
+        with self.as_user(technician):
+            self.assertEqual(
+                [r.id for r in Router.search([])], [self.r2.id])
+
     # --- usage and status can be opened ---
 
     @with_transaction()

@@ -95,11 +95,16 @@ def create_service(customer, plan, router, login='alice', **values):
     return service
 
 
-def create_staff(login, group_xml_id):
+def create_staff(login, group_xml_id, company=None, groups=()):
+    """A staff user of the ISP group; of company (its current one too) and
+    in the other groups (ids) when given"""
     pool = Pool()
     User = pool.get('res.user')
     ModelData = pool.get('ir.model.data')
     group_id = ModelData.get_id('isp_billing', group_xml_id)
-    user, = User.create([{'name': login, 'login': login,
-                'groups': [('add', [group_id])]}])
+    values = {'name': login, 'login': login,
+        'groups': [('add', [group_id, *groups])]}
+    if company:
+        values.update(companies=[('add', [company.id])], company=company.id)
+    user, = User.create([values])
     return user

@@ -3,22 +3,17 @@
 One entry takes a name, phone, email, ISP code, login or invoice number
 (Service.search_rec_name, models/counter.py); choosing the service proposes
 one period of its renewal plan with the usual payment method, so a renewal
-is: type, pick, Pay. The payment itself is Service.pay_renewal, the same as
-Register Payment."""
+is: type, pick, Pay. Pay and the receipt are those of Register Payment
+(PayReceiptMixin, wizards/payment.py)."""
 from decimal import Decimal
 
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.wizard import Button, StateReport, StateTransition, StateView, Wizard
+from trytond.wizard import Button, StateView, Wizard
 
-from ..models.counter import renewal_defaults, renewal_payments, total_summary
-
-RECEIPT_LAYOUTS = [
-    ('a4', "A4 page"),
-    ('80mm', "Receipt printer (80 mm)"),
-    ('none', "No receipt"),
-    ]
+from ..models.counter import renewal_defaults, total_summary
+from .payment import RECEIPT_LAYOUTS, PayReceiptMixin
 
 
 class CounterStart(ModelView):
@@ -112,7 +107,7 @@ class CounterStart(ModelView):
         self.on_change_periods()
 
 
-class Counter(Wizard):
+class Counter(PayReceiptMixin, Wizard):
     "Counter"
     __name__ = 'isp.counter'
     __string__ = "Counter"
@@ -122,9 +117,6 @@ class Counter(Wizard):
             Button("Close", 'end', 'tryton-close'),
             Button("Pay", 'pay', 'tryton-ok', default=True),
             ])
-    pay = StateTransition()
-    receipt = StateReport('isp.service.payment.receipt')
-    receipt_80mm = StateReport('isp.service.payment.receipt_80mm')
 
     def default_start(self, fields):
         values = {'periods': 1}
@@ -153,32 +145,5 @@ class Counter(Wizard):
                     ])
         return []
 
-    def transition_pay(self):
-        Service = Pool().get('isp.service')
-        invoice = Service.pay_renewal(
-            [self.start.service], self.start.periods,
-            self.start.payment_method, plan=self.start.plan,
-            amount=self.start.amount, reference=self.start.reference)
-        self.start.payments = renewal_payments(invoice)
-        return {
-            'a4': 'receipt',
-            '80mm': 'receipt_80mm',
-            }.get(self.start.receipt, 'end')
-
-    def do_receipt(self, action):
-        return action, {
-            'model': 'isp.service.payment',
-            'id': self.start.payments[0].id,
-            'ids': [p.id for p in self.start.payments],
-            }
-
-    do_receipt_80mm = do_receipt
-
-    def transition_receipt(self):
-        return 'end'
-
-    def transition_receipt_80mm(self):
-        return 'end'
-
-    def end(self):
-        return 'reload'
+    def services_to_pay(self):
+        return [self.start.service]

@@ -9,7 +9,58 @@ from trytond.wizard import (
     Button, StateReport, StateTransition, StateView, Wizard)
 
 from ..models.counter import renewal_defaults, renewal_payments, total_summary
-from .counter import RECEIPT_LAYOUTS
+
+RECEIPT_LAYOUTS = [
+    ('a4', "A4 page"),
+    ('80mm', "Receipt printer (80 mm)"),
+    ('none', "No receipt"),
+    ]
+
+
+class PayReceiptMixin:
+    """The Pay step of Register Payment and of the Counter: the payment is
+    Service.pay_renewal, then the receipt chosen on the form opens at once.
+    The start view names the services (``services_to_pay``) and carries
+    plan, periods, payment_method, amount, reference, receipt and payments.
+    """
+    pay = StateTransition()
+    receipt = StateReport('isp.service.payment.receipt')
+    receipt_80mm = StateReport('isp.service.payment.receipt_80mm')
+
+    def services_to_pay(self):
+        raise NotImplementedError
+
+    def transition_pay(self):
+        Service = Pool().get('isp.service')
+        invoice = Service.pay_renewal(
+            self.services_to_pay(), self.start.periods,
+            self.start.payment_method, plan=self.start.plan,
+            amount=self.start.amount, reference=self.start.reference)
+        self.start.payments = renewal_payments(invoice)
+        return {
+            'a4': 'receipt',
+            '80mm': 'receipt_80mm',
+            }.get(self.start.receipt, 'end')
+
+    def do_receipt(self, action):
+        "The receipt opens right after Pay"
+        return action, {
+            'model': 'isp.service.payment',
+            'id': self.start.payments[0].id,
+            'ids': [p.id for p in self.start.payments],
+            }
+
+    def do_receipt_80mm(self, action):
+        return self.do_receipt(action)
+
+    def transition_receipt(self):
+        return 'end'
+
+    def transition_receipt_80mm(self):
+        return 'end'
+
+    def end(self):
+        return 'reload'
 
 
 class RegisterPaymentStart(ModelView):
@@ -91,7 +142,7 @@ class RegisterPaymentStart(ModelView):
         self.on_change_periods()
 
 
-class RegisterPayment(Wizard):
+class RegisterPayment(PayReceiptMixin, Wizard):
     "Register Payment"
     __name__ = 'isp.service.register_payment'
     __string__ = "Register Payment"
@@ -102,10 +153,7 @@ class RegisterPayment(Wizard):
             Button("Bill Only", 'bill', 'tryton-print', validate=False),
             Button("Pay", 'pay', 'tryton-ok', default=True),
             ])
-    pay = StateTransition()
     bill = StateTransition()
-    receipt = StateReport('isp.service.payment.receipt')
-    receipt_80mm = StateReport('isp.service.payment.receipt_80mm')
 
     def default_start(self, fields):
         Service = Pool().get('isp.service')
@@ -131,33 +179,8 @@ class RegisterPayment(Wizard):
             values['customer'] = ids[0]
         return values
 
-    def transition_pay(self):
-        Service = Pool().get('isp.service')
-        invoice = Service.pay_renewal(
-            list(self.start.services), self.start.periods,
-            self.start.payment_method, plan=self.start.plan,
-            amount=self.start.amount, reference=self.start.reference)
-        self.start.payments = renewal_payments(invoice)
-        return {
-            'a4': 'receipt',
-            '80mm': 'receipt_80mm',
-            }.get(self.start.receipt, 'end')
-
-    def do_receipt(self, action):
-        "The receipt opens right after Pay"
-        return action, {
-            'model': 'isp.service.payment',
-            'id': self.start.payments[0].id,
-            'ids': [p.id for p in self.start.payments],
-            }
-
-    do_receipt_80mm = do_receipt
-
-    def transition_receipt(self):
-        return 'end'
-
-    def transition_receipt_80mm(self):
-        return 'end'
+    def services_to_pay(self):
+        return list(self.start.services)
 
     def transition_bill(self):
         Service = Pool().get('isp.service')
@@ -166,6 +189,3 @@ class RegisterPayment(Wizard):
             plan=self.start.plan, amount=self.start.amount,
             reference=self.start.reference)
         return 'end'
-
-    def end(self):
-        return 'reload'
