@@ -644,6 +644,86 @@ class RouterProblem(ModelSQL, ModelView):
                 _router_filter(router.id)))
 
 
+class RequestCount(ModelSQL, ModelView):
+    """Dashboard: Customer Requests not Closed, per State and Kind
+
+    One row per state that is not closed (row id 1 open, 2 in progress, 3
+    answered), zeros included, so that "nothing waiting" reads as 0; open
+    and in progress wait for staff, answered ones for the customer.  The
+    rows follow the record rules of isp.request: a request is on a router
+    through its service, or without service through any service of its
+    customer."""
+    __name__ = 'isp.dashboard.request_count'
+    __string__ = "Customer Requests to Handle"
+
+    state = fields.Selection([
+            ('open', "Open"),
+            ('in_progress', "In Progress"),
+            ('answered', "Answered"),
+            ], "State", readonly=True, sort=False)
+    waiting_for = fields.Selection([
+            ('staff', "Staff"),
+            ('customer', "Customer"),
+            ], "Waiting For", readonly=True)
+    request = fields.Integer("Requests", readonly=True)
+    feedback = fields.Integer("Feedback", readonly=True)
+    complaint = fields.Integer("Complaints", readonly=True)
+    inquiry = fields.Integer("Inquiries", readonly=True)
+    total = fields.Integer("Total", readonly=True)
+    oldest = fields.Timestamp("Oldest", readonly=True,
+        help="When the oldest request of the row was written.")
+
+    #: the rows: (id, state, waiting for)
+    ROWS = [(1, 'open', 'staff'), (2, 'in_progress', 'staff'),
+        (3, 'answered', 'customer')]
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('id', 'ASC')]
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Request = pool.get('isp.request')
+        Service = pool.get('isp.service')
+        request = Request.__table__()
+        rows = Union(*(Select([Literal(i).as_('id'),
+                        Literal(state).as_('state'),
+                        Literal(waiting).as_('waiting_for')])
+                for i, state, waiting in cls.ROWS), all_=True)
+        routers = _routers()
+        router_where = None
+        if routers:
+            # as the rule of isp.request (security/rules.xml)
+            service, other = Service.__table__(), Service.__table__()
+            router_where = (
+                request.service.in_(service.select(service.id,
+                        where=service.router.in_(routers)))
+                | ((request.service == Null)
+                    & request.customer.in_(other.select(other.customer,
+                            where=other.router.in_(routers)))))
+        one = Literal(1)
+        counts = request.select(
+            request.state.as_('state'),
+            *(Count(Case((request.kind == kind, one))).as_(kind)
+                for kind in ['request', 'feedback', 'complaint', 'inquiry']),
+            Count(one).as_('total'),
+            Min(request.date).as_('oldest'),
+            where=_and(request.state != 'closed', router_where),
+            group_by=[request.state])
+        join = rows.join(counts, 'LEFT', condition=counts.state == rows.state)
+        zero = Literal(0)
+        return join.select(
+            rows.id.as_('id'),
+            rows.state.as_('state'),
+            rows.waiting_for.as_('waiting_for'),
+            *(Coalesce(getattr(counts, kind), zero).as_(kind)
+                for kind in ['request', 'feedback', 'complaint', 'inquiry']),
+            Coalesce(counts.total, zero).as_('total'),
+            counts.oldest.as_('oldest'))
+
+
 class User(metaclass=PoolMeta):
     __name__ = 'res.user'
 
