@@ -395,24 +395,29 @@ class RevenueMonth(ModelSQL, ModelView):
                 (payment.company == company) if company is not None
                 else None,
                 router_where))
+        # summed per month and method first: one sum per payment instead of
+        # one per series, then the few sums are pivoted into the series
+        sums = rows.select(
+            rows.month, rows.method, Sum(rows.amount).as_('amount'),
+            group_by=[rows.month, rows.method])
         columns = []
         for i in range(1, REVENUE_METHODS + 1):
             if i <= len(methods):
-                amount = Sum(Case((rows.method == methods[i - 1], rows.amount),
+                amount = Sum(Case((sums.method == methods[i - 1], sums.amount),
                         else_=zero))
             else:
                 amount = zero
             columns.append(amount.as_('amount_%s' % i))
         if methods:
-            other = Case((rows.method.in_(methods), zero), else_=rows.amount)
+            other = Case((sums.method.in_(methods), zero), else_=sums.amount)
         else:
-            other = rows.amount
-        paid = rows.select(
-            rows.month,
-            Sum(rows.amount).as_('total'),
+            other = sums.amount
+        paid = sums.select(
+            sums.month,
+            Sum(sums.amount).as_('total'),
             *columns,
             Sum(other).as_('amount_other'),
-            group_by=[rows.month])
+            group_by=[sums.month])
         join = months.join(paid, 'LEFT', condition=paid.month == months.id)
         return join.select(
             months.id.as_('id'),

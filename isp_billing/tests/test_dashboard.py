@@ -359,6 +359,41 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
                 for m in months])
 
     @with_transaction()
+    def test_revenue_other_methods(self):
+        """Payments of a month by one method are summed in its series;
+        the 7th method by name and later ones are summed in "Other\""""
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Method = pool.get('account.invoice.payment.method')
+        company = self.setup_world()
+        with set_company(company):
+            extra = [Method.copy([self.cash], default={'name': name})[0]
+                for name in ['M1', 'M2', 'M3', 'M4', 'M5', 'M6']]
+            # Bank Transfer, Cash, M1..M4 have a series; M5, M6 are other
+            Service.pay_renewal([self.alice], 1, self.cash)
+            Service.pay_renewal([self.alice], 1, extra[1])
+            Service.pay_renewal([self.carol], 1, extra[4])
+            Service.pay_renewal([self.dave], 1, extra[5])
+            Service.pay_renewal([self.dave], 1, extra[5])
+            Model = pool.get('isp.dashboard.revenue_month')
+            rows = [(r.month, r.total, r.amount_1, r.amount_2, r.amount_3,
+                    r.amount_4, r.amount_5, r.amount_6, r.amount_other)
+                for r in Model.search([])]
+        months = self.months()
+        zero = Decimal(0)
+        expected = {
+            # Bob by bank; Alice cash and M2; Carol (40) M5, Dave twice M6
+            months[-1]: (Decimal(140), Decimal(20), Decimal(20), zero,
+                Decimal(20), zero, zero, Decimal(80)),
+            months[-3]: (Decimal(20), zero, Decimal(20), zero, zero, zero,
+                zero, zero),
+            months[-6]: (Decimal(40), zero, Decimal(40), zero, zero, zero,
+                zero, zero),
+            }
+        self.assertEqual(rows, [(m, *expected.get(m, (zero,) * 8))
+                for m in months])
+
+    @with_transaction()
     def test_admin_assigned_sees_all(self):
         "An ISP administrator sees all routers, assigned or not (as rules)"
         company = self.setup_world()
