@@ -13,10 +13,9 @@ which opens that record.
 import datetime as dt
 from decimal import Decimal
 
-from sql import Literal, Null, Select, Union
+from sql import Literal, Null, Select, Union, With
 from sql.aggregate import Count, Min, Sum
 from sql.conditionals import Case, Coalesce
-from sql.operators import Exists
 
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.currency.fields import Monetary
@@ -290,7 +289,11 @@ class CustomerMonth(ModelSQL, ModelView):
             group_by=[firsts.month])
 
         # lost: the service of a customer that ended last, when none of the
-        # customer's services is active or suspended
+        # customer's services is active or suspended.  "No other service"
+        # is the first id of a LIMIT 1 sub-query, not NOT EXISTS: that
+        # probes the customer's few services in the customer index (with
+        # state, paid_until and router: index-only) where NOT EXISTS is
+        # planned as an anti-join hashing every service of the database
         ended, other = Service.__table__(), Service.__table__()
         other_where = ((other.customer == ended.customer)
             & (other.id != ended.id)
@@ -306,7 +309,8 @@ class CustomerMonth(ModelSQL, ModelView):
                 ended.paid_until >= start, ended.paid_until < end,
                 (ended.company == company) if company is not None else None,
                 ended.router.in_(routers) if routers else None,
-                ~Exists(other.select(other.id, where=other_where))))
+                Coalesce(other.select(other.id, where=other_where, limit=1),
+                    Literal(-1)) == Literal(-1)))
         lost = lost.select(lost.month, Count(Literal(1)).as_('count'),
             group_by=[lost.month])
 
@@ -371,35 +375,37 @@ class RevenueMonth(ModelSQL, ModelView):
         Service = pool.get('isp.service')
         months = months_table(cls)
         bounds = month_bounds()
-        start, end = bounds[0][1], bounds[-1][2]
         company = _company()
         routers = _routers()
         methods = [m for m, _ in cls.series_methods()]
 
-        payment = Payment.__table__()
-        if routers:
-            service = Service.__table__()
-            source = payment.join(service,
-                condition=payment.service == service.id)
-            router_where = service.router.in_(routers)
-        else:
-            source = payment
-            router_where = None
         zero = Literal(Decimal(0))
-        # one pass over the payments of the months, bucketed by month
-        rows = source.select(
-            month_index(payment.date, bounds).as_('month'),
-            payment.payment_method.as_('method'),
-            payment.amount.as_('amount'),
-            where=_and(payment.date >= start, payment.date < end,
-                (payment.company == company) if company is not None
-                else None,
-                router_where))
-        # summed per month and method first: one sum per payment instead of
-        # one per series, then the few sums are pivoted into the series
-        sums = rows.select(
-            rows.month, rows.method, Sum(rows.amount).as_('amount'),
-            group_by=[rows.month, rows.method])
+        with_ = None
+        if routers:
+            # the services of the user's routers, read once for all months
+            service = Service.__table__()
+            on_routers = With('id', query=service.select(service.id,
+                    where=service.router.in_(routers)))
+            with_ = [on_routers]
+        # the sum per method of each month, a range of the date index each
+        # (index-only): no per-payment CASE to find the month of a payment
+        parts = []
+        for i, (_, month_start, month_end) in enumerate(bounds, 1):
+            payment = Payment.__table__()
+            source = payment
+            if routers:
+                source = payment.join(on_routers,
+                    condition=payment.service == on_routers.id)
+            parts.append(source.select(
+                    Literal(i).as_('month'),
+                    payment.payment_method.as_('method'),
+                    Sum(payment.amount).as_('amount'),
+                    where=_and(
+                        payment.date >= month_start, payment.date < month_end,
+                        (payment.company == company) if company is not None
+                        else None),
+                    group_by=[payment.payment_method]))
+        sums = Union(*parts, all_=True)
         columns = []
         for i in range(1, REVENUE_METHODS + 1):
             if i <= len(methods):
@@ -426,7 +432,8 @@ class RevenueMonth(ModelSQL, ModelView):
             *(Coalesce(getattr(paid, 'amount_%s' % i), zero).as_(
                     'amount_%s' % i)
                 for i in range(1, REVENUE_METHODS + 1)),
-            Coalesce(paid.amount_other, zero).as_('amount_other'))
+            Coalesce(paid.amount_other, zero).as_('amount_other'),
+            with_=with_)
 
     @classmethod
     def fields_view_get(cls, view_id=None, view_type='form', level=None):

@@ -359,6 +359,45 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
                 for m in months])
 
     @with_transaction()
+    def test_lost_once_per_customer(self):
+        """A customer is lost once, in the month their last service ended;
+        not while another service is active; two services ended at the
+        same time count once"""
+        pool = Pool()
+        Service = pool.get('isp.service')
+        company = self.setup_world()
+        with set_company(company):
+            carol2 = create_service(self.carol.customer, self.plan, self.r1,
+                login='carol2')
+            bob2 = create_service(self.bob.customer, self.plan, self.r2,
+                login='bob2')
+            dave2 = create_service(self.dave.customer, self.plan, self.r2,
+                login='dave2')
+        sql_update(Service, {'state': 'expired',
+                'paid_until': self.month_start(3)}, [carol2.id])
+        sql_update(Service, {'state': 'cancelled',
+                'paid_until': self.month_start(4)}, [bob2.id])
+        table = Service.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.paid_until,
+                where=table.id == self.dave.id))
+        dave_ended, = cursor.fetchone()
+        sql_update(Service, {'state': 'expired', 'paid_until': dave_ended},
+            [dave2.id])
+        with set_company(company):
+            figures = self.figures()
+            tech = self.technician([self.r2])
+            with as_user(tech):
+                mine = self.figures(revenue=False)
+        months = self.months()
+        lost = {months[-2]: 1, months[-1]: 1}    # Carol, Dave
+        self.assertEqual([(m, l) for m, _, l, _ in figures['customer_month']],
+            [(m, lost.get(m, 0)) for m in months])
+        # on R2 only: Dave (both services), not Bob (active on R2)
+        self.assertEqual([(m, l) for m, _, l, _ in mine['customer_month']],
+            [(m, 1 if m == months[-1] else 0) for m in months])
+
+    @with_transaction()
     def test_revenue_other_methods(self):
         """Payments of a month by one method are summed in its series;
         the 7th method by name and later ones are summed in "Other\""""
