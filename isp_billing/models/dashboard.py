@@ -13,7 +13,7 @@ which opens that record.
 import datetime as dt
 from decimal import Decimal
 
-from sql import Literal, Null, Select, Union, With
+from sql import Literal, Null, Select, Union
 from sql.aggregate import Count, Min, Sum
 from sql.conditionals import Case, Coalesce
 
@@ -290,10 +290,9 @@ class CustomerMonth(ModelSQL, ModelView):
 
         # lost: the service of a customer that ended last, when none of the
         # customer's services is active or suspended.  "No other service"
-        # is the first id of a LIMIT 1 sub-query, not NOT EXISTS: that
-        # probes the customer's few services in the customer index (with
-        # state, paid_until and router: index-only) where NOT EXISTS is
-        # planned as an anti-join hashing every service of the database
+        # is a LIMIT 1 sub-query without row, not NOT EXISTS: it probes the
+        # customer's few services in the customer index, where NOT EXISTS
+        # is planned as an anti-join that hashes every service
         ended, other = Service.__table__(), Service.__table__()
         other_where = ((other.customer == ended.customer)
             & (other.id != ended.id)
@@ -375,37 +374,46 @@ class RevenueMonth(ModelSQL, ModelView):
         Service = pool.get('isp.service')
         months = months_table(cls)
         bounds = month_bounds()
+        start, end = bounds[0][1], bounds[-1][2]
         company = _company()
         routers = _routers()
         methods = [m for m, _ in cls.series_methods()]
 
         zero = Literal(Decimal(0))
-        with_ = None
         if routers:
-            # the services of the user's routers, read once for all months
-            service = Service.__table__()
-            on_routers = With('id', query=service.select(service.id,
-                    where=service.router.in_(routers)))
-            with_ = [on_routers]
-        # the sum per method of each month, a range of the date index each
-        # (index-only): no per-payment CASE to find the month of a payment
-        parts = []
-        for i, (_, month_start, month_end) in enumerate(bounds, 1):
+            # the payments of the services of the user's routers, a few of
+            # all, in one pass: each bucketed by month, summed per month
+            # and method
             payment = Payment.__table__()
-            source = payment
-            if routers:
-                source = payment.join(on_routers,
-                    condition=payment.service == on_routers.id)
-            parts.append(source.select(
-                    Literal(i).as_('month'),
-                    payment.payment_method.as_('method'),
-                    Sum(payment.amount).as_('amount'),
-                    where=_and(
-                        payment.date >= month_start, payment.date < month_end,
-                        (payment.company == company) if company is not None
-                        else None),
-                    group_by=[payment.payment_method]))
-        sums = Union(*parts, all_=True)
+            service = Service.__table__()
+            rows = payment.join(service,
+                condition=payment.service == service.id).select(
+                month_index(payment.date, bounds).as_('month'),
+                payment.payment_method.as_('method'),
+                payment.amount.as_('amount'),
+                where=_and(payment.date >= start, payment.date < end,
+                    (payment.company == company) if company is not None
+                    else None,
+                    service.router.in_(routers)))
+            sums = rows.select(
+                rows.month, rows.method, Sum(rows.amount).as_('amount'),
+                group_by=[rows.month, rows.method])
+        else:
+            # the sum per method of each month, a range of the date index
+            # each (index-only): no CASE per payment to find its month
+            parts = []
+            for i, (_, month_start, month_end) in enumerate(bounds, 1):
+                payment = Payment.__table__()
+                parts.append(payment.select(
+                        Literal(i).as_('month'),
+                        payment.payment_method.as_('method'),
+                        Sum(payment.amount).as_('amount'),
+                        where=_and(payment.date >= month_start,
+                            payment.date < month_end,
+                            (payment.company == company)
+                            if company is not None else None),
+                        group_by=[payment.payment_method]))
+            sums = Union(*parts, all_=True)
         columns = []
         for i in range(1, REVENUE_METHODS + 1):
             if i <= len(methods):
@@ -432,8 +440,7 @@ class RevenueMonth(ModelSQL, ModelView):
             *(Coalesce(getattr(paid, 'amount_%s' % i), zero).as_(
                     'amount_%s' % i)
                 for i in range(1, REVENUE_METHODS + 1)),
-            Coalesce(paid.amount_other, zero).as_('amount_other'),
-            with_=with_)
+            Coalesce(paid.amount_other, zero).as_('amount_other'))
 
     @classmethod
     def fields_view_get(cls, view_id=None, view_type='form', level=None):

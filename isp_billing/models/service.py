@@ -167,10 +167,6 @@ class Service(Workflow, ModelSQL, ModelView):
                 Index(t, (t.router, Index.Range()),
                     (t.customer, Index.Range()),
                     include=[t.state, t.company]),
-                # the dashboard's lost customers: a customer's other
-                # services (index-only)
-                Index(t, (t.customer, Index.Range()),
-                    include=[t.state, t.paid_until, t.router]),
                 })
         cls._order = [('paid_until', 'DESC NULLS FIRST'), ('id', 'DESC')]
         cls._sql_constraints += cls._ledger_sql_constraints()

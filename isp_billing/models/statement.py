@@ -52,6 +52,7 @@ def structured_references(*texts):
                 candidate = candidate[:-1]
     return references
 
+
 # an IBAN as a bank writes it in a text, compact (MT940 ?31 subfield)
 IBAN = re.compile(r'[A-Z]{2}\d{2}[0-9A-Z]{11,30}')
 
