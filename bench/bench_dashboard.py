@@ -6,6 +6,9 @@ Not a test -- nothing is asserted (goal: each query <= 200 ms).  Writes
 when PostgreSQL is not reachable.
 
     .venv/bin/python bench/bench_dashboard.py [--services N] [--lines N]
+        [--keep | --reuse]
+
+The database is ``bench_isp_dashboard`` or ``BENCH_DASHBOARD_DB``.
 
 A seed service is paid through the module (invoice, line, payment) and a
 bill is left unpaid; then customers, services, invoices (two lines each) and
