@@ -6,13 +6,17 @@ Not a test -- nothing is asserted (goal: each query <= 200 ms).  Writes
 when PostgreSQL is not reachable.
 
     .venv/bin/python bench/bench_dashboard.py [--services N] [--lines N]
+        [--keep | --reuse]
+
+The database is ``bench_isp_dashboard`` or ``BENCH_DASHBOARD_DB``.
 
 A seed service is paid through the module (invoice, line, payment) and a
 bill is left unpaid; then customers, services, invoices (two lines each) and
 service payments are copied from the seeds with set-based ``INSERT ...
 SELECT generate_series`` statements (not the ORM): services in every state
 with paid time around today, 24 months of payments by three methods, 1 %
-of the bills unpaid.  Each dashboard model is read as sao does (search and
+of the bills unpaid, a customer request per 10 services (every kind and
+state, a fifth without service).  Each dashboard model is read as sao does (search and
 read of its rows) as the administrator and as a technician assigned to 2 of
 the 50 routers; the median of 5 warm runs is reported.
 """
@@ -27,10 +31,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 REPORT = os.path.join(ROOT, 'var', 'bench', 'dashboard.txt')
-DB_NAME = 'bench_isp_dashboard'
+DB_NAME = os.environ.get('BENCH_DASHBOARD_DB', 'bench_isp_dashboard')
 MODELS = ['router_customers', 'customer_month', 'plan_services',
     'revenue_month', 'expired_today', 'expiring_soon', 'unpaid_bill',
-    'router_problem']
+    'router_problem', 'request_count']
 ROUTERS = 50
 RUNS = 5
 #: rows of a list sao reads first
@@ -122,6 +126,9 @@ def seed(extras):
                     'companies': [('add', [company.id])],
                     'company': company.id})
             Router.write(routers[:2], {'users': [('add', [technician.id])]})
+        seed_request = pool.get('isp.request').submit(fixture.customer,
+            'request', "Bench request", "Bench text",
+            service=fixture.service)
         seed_service = fixture.service
         seed_party = fixture.customer
         paid_invoice, = [p.invoice for p in seed_service.payments]
@@ -132,7 +139,7 @@ def seed(extras):
         transaction.commit()
         return (company.id, technician.id, unpaid.id, seed_service.id,
             seed_party.id, paid_invoice.id, seed_payment.id, seed_line.id,
-            products, [m.id for m in methods])
+            products, [m.id for m in methods], seed_request.id)
 
 
 def build(args, now):
@@ -149,7 +156,7 @@ def build(args, now):
             # a table to lock first (a singleton's creation): start again
             error.fix(extras)
     (company, technician, unpaid, seed_service, seed_party, paid_invoice,
-        seed_payment, seed_line, products, methods) = seeds
+        seed_payment, seed_line, products, methods, seed_request) = seeds
     with Transaction().start(DB_NAME, 0, context={'_skip_warnings': True}
             ) as transaction:
         cursor = transaction.connection.cursor()
@@ -247,13 +254,29 @@ def build(args, now):
                 'JOIN isp_service sv ON sv.id = bs.id '
                 'JOIN bench_method bm ON bm.n = g %% 3'))
         timings['payments'] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        # a request per 10 services: kinds in turn, 40 % closed, a fifth
+        # without service
+        copy_rows(cursor, 'isp_request', seed_request, n_services // 10, {
+                'customer': 'sv.customer',
+                'service': 'CASE WHEN g %% 5 = 0 THEN NULL ELSE sv.id END',
+                'kind': "(ARRAY['request', 'feedback', 'complaint', "
+                "'inquiry'])[1 + g %% 4]",
+                'state': "(ARRAY['open', 'in_progress', 'answered', "
+                "'closed', 'closed'])[1 + g %% 5]",
+                'date': f"{stamp} - ((g %% 525600) || ' minutes')::interval",
+                }, joins=(
+                'JOIN bench_service bs ON bs.n = (g * 10) %% '
+                f'{n_services} JOIN isp_service sv ON sv.id = bs.id'))
+        timings['requests'] = time.perf_counter() - t0
         transaction.commit()
     # as autovacuum would (the visibility map of index-only scans)
     with Transaction().start(DB_NAME, 0, autocommit=True) as transaction:
         cursor = transaction.connection.cursor()
         for table in ['party_party', 'isp_service', 'account_invoice',
                 'account_invoice_line', 'isp_service_payment',
-                'isp_router']:
+                'isp_router', 'isp_request']:
             cursor.execute(f'VACUUM ANALYZE "{table}"')
     return company, technician, unpaid, timings
 

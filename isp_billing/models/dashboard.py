@@ -16,7 +16,6 @@ from decimal import Decimal
 from sql import Literal, Null, Select, Union
 from sql.aggregate import Count, Min, Sum
 from sql.conditionals import Case, Coalesce
-from sql.operators import Exists
 
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.currency.fields import Monetary
@@ -290,7 +289,10 @@ class CustomerMonth(ModelSQL, ModelView):
             group_by=[firsts.month])
 
         # lost: the service of a customer that ended last, when none of the
-        # customer's services is active or suspended
+        # customer's services is active or suspended.  "No other service"
+        # is a LIMIT 1 sub-query without row, not NOT EXISTS: it probes the
+        # customer's few services in the customer index, where NOT EXISTS
+        # is planned as an anti-join that hashes every service
         ended, other = Service.__table__(), Service.__table__()
         other_where = ((other.customer == ended.customer)
             & (other.id != ended.id)
@@ -306,7 +308,8 @@ class CustomerMonth(ModelSQL, ModelView):
                 ended.paid_until >= start, ended.paid_until < end,
                 (ended.company == company) if company is not None else None,
                 ended.router.in_(routers) if routers else None,
-                ~Exists(other.select(other.id, where=other_where))))
+                Coalesce(other.select(other.id, where=other_where, limit=1),
+                    Literal(-1)) == Literal(-1)))
         lost = lost.select(lost.month, Count(Literal(1)).as_('count'),
             group_by=[lost.month])
 
@@ -376,43 +379,59 @@ class RevenueMonth(ModelSQL, ModelView):
         routers = _routers()
         methods = [m for m, _ in cls.series_methods()]
 
-        payment = Payment.__table__()
-        if routers:
-            service = Service.__table__()
-            source = payment.join(service,
-                condition=payment.service == service.id)
-            router_where = service.router.in_(routers)
-        else:
-            source = payment
-            router_where = None
         zero = Literal(Decimal(0))
-        # one pass over the payments of the months, bucketed by month
-        rows = source.select(
-            month_index(payment.date, bounds).as_('month'),
-            payment.payment_method.as_('method'),
-            payment.amount.as_('amount'),
-            where=_and(payment.date >= start, payment.date < end,
-                (payment.company == company) if company is not None
-                else None,
-                router_where))
+        if routers:
+            # the payments of the services of the user's routers, a few of
+            # all, in one pass: each bucketed by month, summed per month
+            # and method
+            payment = Payment.__table__()
+            service = Service.__table__()
+            rows = payment.join(service,
+                condition=payment.service == service.id).select(
+                month_index(payment.date, bounds).as_('month'),
+                payment.payment_method.as_('method'),
+                payment.amount.as_('amount'),
+                where=_and(payment.date >= start, payment.date < end,
+                    (payment.company == company) if company is not None
+                    else None,
+                    service.router.in_(routers)))
+            sums = rows.select(
+                rows.month, rows.method, Sum(rows.amount).as_('amount'),
+                group_by=[rows.month, rows.method])
+        else:
+            # the sum per method of each month, a range of the date index
+            # each (index-only): no CASE per payment to find its month
+            parts = []
+            for i, (_, month_start, month_end) in enumerate(bounds, 1):
+                payment = Payment.__table__()
+                parts.append(payment.select(
+                        Literal(i).as_('month'),
+                        payment.payment_method.as_('method'),
+                        Sum(payment.amount).as_('amount'),
+                        where=_and(payment.date >= month_start,
+                            payment.date < month_end,
+                            (payment.company == company)
+                            if company is not None else None),
+                        group_by=[payment.payment_method]))
+            sums = Union(*parts, all_=True)
         columns = []
         for i in range(1, REVENUE_METHODS + 1):
             if i <= len(methods):
-                amount = Sum(Case((rows.method == methods[i - 1], rows.amount),
+                amount = Sum(Case((sums.method == methods[i - 1], sums.amount),
                         else_=zero))
             else:
                 amount = zero
             columns.append(amount.as_('amount_%s' % i))
         if methods:
-            other = Case((rows.method.in_(methods), zero), else_=rows.amount)
+            other = Case((sums.method.in_(methods), zero), else_=sums.amount)
         else:
-            other = rows.amount
-        paid = rows.select(
-            rows.month,
-            Sum(rows.amount).as_('total'),
+            other = sums.amount
+        paid = sums.select(
+            sums.month,
+            Sum(sums.amount).as_('total'),
             *columns,
             Sum(other).as_('amount_other'),
-            group_by=[rows.month])
+            group_by=[sums.month])
         join = months.join(paid, 'LEFT', condition=paid.month == months.id)
         return join.select(
             months.id.as_('id'),
@@ -642,6 +661,86 @@ class RouterProblem(ModelSQL, ModelView):
                 (router.status != 'online') | (router.status == Null)
                 | (router.sync_error != Null) | (errors.count > 0),
                 _router_filter(router.id)))
+
+
+class RequestCount(ModelSQL, ModelView):
+    """Dashboard: Customer Requests not Closed, per State and Kind
+
+    One row per state that is not closed (row id 1 open, 2 in progress, 3
+    answered), zeros included, so that "nothing waiting" reads as 0; open
+    and in progress wait for staff, answered ones for the customer.  The
+    rows follow the record rules of isp.request: a request is on a router
+    through its service, or without service through any service of its
+    customer."""
+    __name__ = 'isp.dashboard.request_count'
+    __string__ = "Customer Requests to Handle"
+
+    state = fields.Selection([
+            ('open', "Open"),
+            ('in_progress', "In Progress"),
+            ('answered', "Answered"),
+            ], "State", readonly=True, sort=False)
+    waiting_for = fields.Selection([
+            ('staff', "Staff"),
+            ('customer', "Customer"),
+            ], "Waiting For", readonly=True)
+    request = fields.Integer("Requests", readonly=True)
+    feedback = fields.Integer("Feedback", readonly=True)
+    complaint = fields.Integer("Complaints", readonly=True)
+    inquiry = fields.Integer("Inquiries", readonly=True)
+    total = fields.Integer("Total", readonly=True)
+    oldest = fields.Timestamp("Oldest", readonly=True,
+        help="When the oldest request of the row was written.")
+
+    #: the rows: (id, state, waiting for)
+    ROWS = [(1, 'open', 'staff'), (2, 'in_progress', 'staff'),
+        (3, 'answered', 'customer')]
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('id', 'ASC')]
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Request = pool.get('isp.request')
+        Service = pool.get('isp.service')
+        request = Request.__table__()
+        rows = Union(*(Select([Literal(i).as_('id'),
+                        Literal(state).as_('state'),
+                        Literal(waiting).as_('waiting_for')])
+                for i, state, waiting in cls.ROWS), all_=True)
+        routers = _routers()
+        router_where = None
+        if routers:
+            # as the rule of isp.request (security/rules.xml)
+            service, other = Service.__table__(), Service.__table__()
+            router_where = (
+                request.service.in_(service.select(service.id,
+                        where=service.router.in_(routers)))
+                | ((request.service == Null)
+                    & request.customer.in_(other.select(other.customer,
+                            where=other.router.in_(routers)))))
+        one = Literal(1)
+        counts = request.select(
+            request.state.as_('state'),
+            *(Count(Case((request.kind == kind, one))).as_(kind)
+                for kind in ['request', 'feedback', 'complaint', 'inquiry']),
+            Count(one).as_('total'),
+            Min(request.date).as_('oldest'),
+            where=_and(request.state != 'closed', router_where),
+            group_by=[request.state])
+        join = rows.join(counts, 'LEFT', condition=counts.state == rows.state)
+        zero = Literal(0)
+        return join.select(
+            rows.id.as_('id'),
+            rows.state.as_('state'),
+            rows.waiting_for.as_('waiting_for'),
+            *(Coalesce(getattr(counts, kind), zero).as_(kind)
+                for kind in ['request', 'feedback', 'complaint', 'inquiry']),
+            Coalesce(counts.total, zero).as_('total'),
+            counts.oldest.as_('oldest'))
 
 
 class User(metaclass=PoolMeta):

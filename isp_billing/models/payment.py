@@ -65,13 +65,15 @@ class ServicePayment(ModelSQL, ModelView):
         cls._sql_indexes.update({
                 # the dashboard (models/dashboard.py): revenue per month
                 # (index-only), a customer's earlier payments, first payments
+                # in customer order (the earliest of each customer read in
+                # one ordered pass, no hash of every customer)
                 Index(t, (t.date, Index.Range()),
                     include=[t.payment_method, t.amount, t.service,
                         t.company]),
                 Index(t, (t.customer, Index.Equality()),
                     (t.date, Index.Range())),
-                Index(t, (t.date, Index.Range()),
-                    include=[t.customer, t.service, t.company],
+                Index(t, (t.customer, Index.Range()), (t.date, Index.Range()),
+                    include=[t.service, t.company],
                     where=t.paid_until_before == Null),
                 })
 

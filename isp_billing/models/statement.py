@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from decimal import Decimal
 
-from stdnum import iso11649
+from stdnum import iban, iso11649
 
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
@@ -51,6 +51,41 @@ def structured_references(*texts):
                     references.append(candidate)
                 candidate = candidate[:-1]
     return references
+
+
+# an IBAN as a bank writes it in a text, compact (MT940 ?31 subfield)
+IBAN = re.compile(r'[A-Z]{2}\d{2}[0-9A-Z]{11,30}')
+
+
+def ibans(*texts):
+    """The valid IBANs that the texts may hold, compact: an IBAN may be
+    glued to the next word, so the longest valid prefix is taken"""
+    found = []
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        for match in IBAN.finditer(text.upper()):
+            candidate = match.group(0)
+            while len(candidate) >= 15:
+                if iban.is_valid(candidate):
+                    if candidate not in found:
+                        found.append(candidate)
+                    break
+                candidate = candidate[:-1]
+    return found
+
+
+def mt940_entry_id(transaction):
+    """The id of an MT940 entry (:61:): the bank's reference (after //),
+    else the customer's reference; Tryton's number is the transaction type
+    (NTRF, NMSC...), the same for most entries of a file"""
+    bank = (transaction.institution_reference or '').strip()
+    if bank:
+        return bank
+    reference = (transaction.reference or '').strip()
+    if reference and reference.upper() != 'NONREF':
+        return reference
+    return transaction.id
 
 
 class Statement(metaclass=PoolMeta):

@@ -7,7 +7,8 @@ from .browser_tools import BrowserTestCase
 CHARTS = ['Customers per Router', 'Monthly Change of Customers',
     'Active Services per Plan', 'Revenue per Month by Payment Method']
 LISTS = ["Today's Expired Services", 'Services Expiring in the Next 3 Days',
-    'Unpaid Renewal Bills', 'Routers Offline or Out of Sync']
+    'Unpaid Renewal Bills', 'Routers Offline or Out of Sync',
+    'Customer Requests to Handle']
 
 
 class DashboardTestCase(BrowserTestCase):
@@ -65,6 +66,14 @@ class DashboardTestCase(BrowserTestCase):
             'svg .bb-legend-item text').evaluate_all(
             'els => els.map(e => e.textContent.trim())')
         self.assertIn('Cash', legend)
+        # the requests by state, labelled (not raw keys): the demo's open one
+        requests = self.panel('Customer Requests to Handle').locator(
+            'tbody tr:visible')
+        requests.first.wait_for()
+        self.assertEqual(requests.count(), 3)
+        first = requests.first.inner_text()
+        self.assertIn('Open', first)
+        self.assertIn('Staff', first)
         self.screenshot('dashboard_admin.png')
 
         # a list row opens its record: the demo's unpaid bill

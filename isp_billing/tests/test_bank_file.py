@@ -1,9 +1,11 @@
 """The accountant's bank file, edge cases (the main flow, CAMT.053 and OFX,
 is tests/scenario_bank_file.rst): what is matched and what is not, a file
-imported twice, who may import, and the bill's PDF without a payment
-mean."""
+imported twice, who may import, an MT940 file (the generic flavour), and
+the bill's PDF without a payment mean."""
+import datetime as dt
 import io
 import os
+from types import SimpleNamespace
 from decimal import Decimal
 
 from pypdf import PdfReader
@@ -16,10 +18,14 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from ..models.statement import structured_references
+from trytond.modules.account.tests import get_fiscalyear
+from trytond.modules.account_invoice.tests import set_invoice_sequences
+
+from ..models.statement import ibans, mt940_entry_id, structured_references
 from .test_payment import AccountingMixin
 from .tools import (
-    IspTestCase, as_user, create_customer, create_service, create_staff)
+    IspTestCase, as_user, create_customer, create_plan, create_service,
+    create_staff)
 
 FILES = os.path.join(os.path.dirname(__file__), 'bank_files')
 COMPANY_IBAN = 'DE89370400440532013000'
@@ -101,6 +107,147 @@ class BankFileTestCase(AccountingMixin, IspTestCase):
         self.assertEqual(structured_references('RF75 1', 'TRANSFER 12'), [])
         self.assertEqual(
             structured_references('RF18 5390 0754 7034'), ['RF18539007547034'])
+
+    def test_ibans(self):
+        "IBANs are found in an MT940 entry's text, valid ones only"
+        self.assertEqual(ibans(
+                '?30MIDLGB22XXX?31GB82WEST12345698765432?32BRIAN OTIENO'),
+            ['GB82WEST12345698765432'])
+        self.assertEqual(ibans('?31gb82west12345698765432BRIAN'),
+            ['GB82WEST12345698765432'])
+        # a wrong check digit
+        self.assertEqual(ibans('?31GB83WEST12345698765432?32X', None), [])
+
+    def test_mt940_entry_id(self):
+        "An MT940 entry's id is the bank's reference, else the customer's"
+        def entry(reference, bank):
+            return SimpleNamespace(id='NTRF', reference=reference,
+                institution_reference=bank)
+        self.assertEqual(mt940_entry_id(entry('NONREF', 'B-1')), 'B-1')
+        self.assertEqual(mt940_entry_id(entry('E2E-7', '')), 'E2E-7')
+        self.assertEqual(mt940_entry_id(entry('NONREF', '')), 'NTRF')
+
+    @with_transaction()
+    def test_mt940(self):
+        """An MT940 file (generic flavour: no bank chosen; a German bank's
+        :86: subfields) as the CAMT.053 one: Amina's payment matched by its
+        reference, Brian's by the IBAN in the text and the amount of his only
+        open bill, Carmen's partial payment by its reference, the unknown
+        one left to check; validated, the paid bills activate their
+        services; the same file twice creates nothing twice, and a file
+        that overlaps it imports only the new payment"""
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Invoice = pool.get('account.invoice')
+        Statement = pool.get('account.statement')
+        Origin = pool.get('account.statement.origin')
+        BankAccount = pool.get('bank.account')
+        StatementImport = pool.get('account.statement.import', type='wizard')
+        company = self.setup_bank()
+        with set_company(company):
+            if dt.date.today().year != 2026:
+                # the file is dated 30 November 2026
+                year = set_invoice_sequences(get_fiscalyear(
+                        company, today=dt.date(2026, 11, 30)))
+                year.save()
+                year.create_period([year])
+            amina = self.service
+            brian = create_service(customer("Brian Otieno"), self.plan,
+                self.router, login='brian')
+            BankAccount.create([{
+                        'owners': [('add', [brian.customer.id])],
+                        'numbers': [('create', [{'type': 'iban',
+                                        'number': 'GB82 WEST 1234 5698 7654 32',
+                                        }])],
+                        }])
+            fibre = create_plan('Fibre 50M', price=40)
+            fibre.account_category = self.plan.account_category
+            fibre.save()
+            carmen = create_service(customer("Carmen Ruiz"), fibre,
+                self.router, login='carmen')
+            bill_a, bill_b, bill_c = [Service.bill_renewal([s], 1)
+                for s in [amina, brian, carmen]]
+            self.assertEqual([b.customer_payment_reference
+                    for b in [bill_a, bill_b, bill_c]],
+                ['RF74 1', 'RF47 2', 'RF20 3'])
+            with open(os.path.join(FILES, 'mt940_2026_003.sta'), 'rb') as f:
+                mt940 = f.read()
+
+            def import_(content):
+                session_id, _, _ = StatementImport.create()
+                with Transaction().set_context(active_model=None):
+                    StatementImport.execute(session_id, {
+                            'start': {
+                                'company': company.id,
+                                'file_': content,
+                                'file_format': 'mt940',
+                                'mt940_bank': None,
+                                },
+                            }, 'import_')
+            import_(mt940)
+            statement, = Statement.search([])
+            self.assertEqual(statement.name, '00003/001')
+            self.assertEqual(statement.journal, self.journal)
+            self.assertEqual(statement.date, dt.date(2026, 11, 30))
+            self.assertEqual(
+                [(o.number, o.amount) for o in statement.origins], [
+                    ('MT-26113-0001', Decimal('20.00')),
+                    ('MT-26113-0002', Decimal('20.00')),
+                    ('MT-26113-0003', Decimal('25.00')),
+                    ('MT-26113-0004', Decimal('15.00'))])
+            lines = {l.origin.number: l for l in statement.lines}
+            self.assertEqual(sorted(lines),
+                ['MT-26113-0001', 'MT-26113-0002', 'MT-26113-0003'])
+            self.assertEqual(lines['MT-26113-0001'].related_to, bill_a)
+            self.assertEqual(lines['MT-26113-0002'].related_to, bill_b)
+            self.assertEqual(lines['MT-26113-0002'].party, brian.customer)
+            self.assertEqual(lines['MT-26113-0003'].related_to, bill_c)
+            self.assertEqual(lines['MT-26113-0003'].amount, Decimal('25'))
+            # Bank Payments to Check (data/statement.xml)
+            self.assertEqual([o.number for o in Origin.search([
+                            ('pending_amount', '!=', 0),
+                            ('statement.state', 'in', ['draft', 'validated']),
+                            ])], ['MT-26113-0004'])
+
+            Statement.validate_statement([statement])
+            # the queue's task, run after the commit outside the tests
+            Invoice.process([bill_a, bill_b, bill_c])
+            self.assertEqual(
+                [Invoice(b.id).state for b in [bill_a, bill_b, bill_c]],
+                ['paid', 'paid', 'posted'])
+            self.assertEqual(Invoice(bill_c.id).amount_to_pay, Decimal(15))
+            self.assertEqual(
+                [Service(s.id).state for s in [amina, brian, carmen]],
+                ['active', 'active', 'draft'])
+            self.assertEqual(
+                [len(Service(s.id).payments) for s in [amina, brian, carmen]],
+                [1, 1, 0])
+
+            with self.assertRaises(UserError) as cm:
+                import_(mt940)
+            self.assertIn('already imported', cm.exception.message)
+            self.assertEqual(
+                (Statement.search([], count=True),
+                    Origin.search([], count=True)), (1, 4))
+
+            # the next statement repeats the unknown payment and brings
+            # another 20.00 of the same day, type (NTRF) and no reference:
+            # only the new one is imported
+            header, _, _ = mt940.partition(b':61:')
+            entries = mt940[len(header):].split(b':62F:')[0]
+            unknown = entries[entries.index(b':61:2611301130C15,00'):]
+            overlap = (header.replace(b'00003/001', b'00004/001').replace(
+                    b':60F:C261130USD100,00', b':60F:C261130USD180,00')
+                + unknown
+                + b':61:2611301130C20,00NTRFNONREF//MT-26113-0005\r\n'
+                + b':86:166?00SEPA-UEBERWEISUNG?20SVWZ+INTERNET\r\n'
+                + b':62F:C261130USD215,00\r\n-\r\n')
+            import_(overlap)
+            second, = Statement.search([('name', '=', '00004/001')])
+            self.assertEqual([o.number for o in second.origins],
+                ['MT-26113-0005'])
+            self.assertEqual(second.number_of_lines, 1)
+            self.assertEqual(Origin.search([], count=True), 5)
 
     @with_transaction()
     def test_overpayment_ambiguous_partial_unknown(self):

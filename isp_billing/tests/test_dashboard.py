@@ -20,7 +20,7 @@ from .tools import (
 
 DASHBOARD = ['router_customers', 'customer_month', 'plan_services',
     'revenue_month', 'expired_today', 'expiring_soon', 'unpaid_bill',
-    'router_problem']
+    'router_problem', 'request_count']
 
 
 def sql_update(Model, values, ids):
@@ -107,7 +107,28 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
         sql_update(Router, {'status': 'online'}, [self.r1.id, self.r3.id])
         sql_update(Router, {'status': 'offline'}, [self.r2.id])
         sql_update(Router, {'sync_error': 'boom'}, [self.r3.id])
+        self.setup_requests()
         return company
+
+    def setup_requests(self):
+        """Requests: Alice's (R1, her service) open; two of Bob's
+        complaints (R2, his service) open and in progress; Carol's inquiry
+        (no service, her service on R1) answered; Dave's feedback (no
+        service, his service on R2) open and his closed request"""
+        Request = Pool().get('isp.request')
+        self.requests = Request.create([{
+                    'customer': service.customer.id,
+                    'service': service.id if with_service else None,
+                    'kind': kind, 'state': state,
+                    'subject': kind, 'text': 'Hello',
+                    } for service, with_service, kind, state in [
+                    (self.alice, True, 'request', 'open'),
+                    (self.bob, True, 'complaint', 'open'),
+                    (self.bob, True, 'complaint', 'in_progress'),
+                    (self.carol, False, 'inquiry', 'answered'),
+                    (self.dave, False, 'feedback', 'open'),
+                    (self.dave, True, 'request', 'closed'),
+                    ]])
 
     def technician(self, routers, group='technician'):
         pool = Pool()
@@ -149,6 +170,9 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
                 self.rows('router_problem', 'router', 'status',
                     'sync_error', 'services_in_error')),
             }
+        result['request_count'] = self.rows('request_count', 'state',
+            'waiting_for', 'request', 'feedback', 'complaint', 'inquiry',
+            'total')
         if revenue:
             result['revenue_month'] = self.rows('revenue_month', 'month',
                 'total', 'amount_1', 'amount_2', 'amount_other')
@@ -186,6 +210,69 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
                 (self.unpaid.id, self.alice.id, Decimal(20), Decimal(15))])
         self.assertEqual(figures['router_problem'], [
                 ('R2', 'offline', None, 0), ('R3', 'online', 'boom', 0)])
+        # state, waiting for, request, feedback, complaint, inquiry, total
+        self.assertEqual(figures['request_count'], [
+                ('open', 'staff', 1, 1, 1, 0, 3),
+                ('in_progress', 'staff', 0, 0, 1, 0, 1),
+                ('answered', 'customer', 0, 0, 0, 1, 1)])
+
+    @with_transaction()
+    def test_request_count_follows_requests(self):
+        """Answering, closing and reopening requests moves them between the
+        rows; the oldest date is the oldest request of the row; no request
+        at all gives three rows of zeros"""
+        pool = Pool()
+        Request = pool.get('isp.request')
+        Model = pool.get('isp.dashboard.request_count')
+        company = self.setup_world()
+        alice, bob_open, bob_started, carol, dave, closed = self.requests
+        with set_company(company):
+            Request.answered([bob_open, bob_started])
+            Request.close([carol])
+            Request.reopen([closed])
+            Request.start([dave])
+            counts = self.figures()['request_count']
+            oldest = {r.state: r.oldest for r in Model.search([])}
+        self.assertEqual(counts, [
+                ('open', 'staff', 2, 0, 0, 0, 2),
+                ('in_progress', 'staff', 0, 1, 0, 0, 1),
+                ('answered', 'customer', 0, 0, 2, 0, 2)])
+        self.assertEqual(oldest, {
+                'open': min(alice.date, closed.date),
+                'in_progress': dave.date,
+                'answered': min(bob_open.date, bob_started.date)})
+        with set_company(company):
+            Request.delete(self.requests)
+            self.assertEqual(self.figures()['request_count'], [
+                    ('open', 'staff', 0, 0, 0, 0, 0),
+                    ('in_progress', 'staff', 0, 0, 0, 0, 0),
+                    ('answered', 'customer', 0, 0, 0, 0, 0)])
+            self.assertEqual(
+                [r.oldest for r in Model.search([])], [None] * 3)
+
+    @with_transaction()
+    def test_request_count_labels(self):
+        """The list shows the states and whom they wait for by their
+        labels (Selection fields, not raw keys); a double click opens the
+        requests of the row's state"""
+        pool = Pool()
+        Model = pool.get('isp.dashboard.request_count')
+        Keyword = pool.get('ir.action.keyword')
+        view = Model.fields_view_get(view_type='tree')
+        self.assertEqual(view['fields']['state']['type'], 'selection')
+        self.assertEqual(list(view['fields']['state']['selection']), [
+                ('open', "Open"), ('in_progress', "In Progress"),
+                ('answered', "Answered")])
+        self.assertEqual(list(view['fields']['waiting_for']['selection']), [
+                ('staff', "Staff"), ('customer', "Customer")])
+        action, = Keyword.get_keyword(
+            'tree_open', ('isp.dashboard.request_count', -1))
+        self.assertEqual(action['res_model'], 'isp.request')
+        from trytond.pyson import PYSONDecoder
+        for row, state in [(1, 'open'), (2, 'in_progress'), (3, 'answered')]:
+            domain = PYSONDecoder({'active_id': row}).decode(
+                action['pyson_domain'])
+            self.assertEqual(domain, [['state', '=', state]])
 
     @with_transaction()
     def test_first_payment_of_second_service_not_new(self):
@@ -228,7 +315,33 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
         self.assertEqual(mine['expiring_soon'], [self.bob.id])
         self.assertEqual(mine['unpaid_bill'], [])
         self.assertEqual(mine['router_problem'], [('R2', 'offline', None, 0)])
+        # Bob's complaints (his service on R2), Dave's feedback (no service,
+        # Dave's service on R2); not Alice's nor Carol's (R1)
+        self.assertEqual(mine['request_count'], [
+                ('open', 'staff', 0, 1, 1, 0, 2),
+                ('in_progress', 'staff', 0, 0, 1, 0, 1),
+                ('answered', 'customer', 0, 0, 0, 0, 0)])
         self.assertNotEqual(mine, everything)
+
+    @with_transaction()
+    def test_request_count_as_record_rules(self):
+        """For each group restricted by router, the counts are what the
+        group reads in the Requests inbox (the record rules of
+        isp.request)"""
+        pool = Pool()
+        Request = pool.get('isp.request')
+        company = self.setup_world()
+        for group in ['cashier', 'accountant', 'technician', 'support',
+                'viewer', 'admin']:
+            with set_company(company):
+                user = self.technician([self.r1], group=group)
+            with self.subTest(group=group):
+                with as_user(user):
+                    inbox = Request.search([('state', '!=', 'closed')])
+                    counts = self.figures(revenue=False)['request_count']
+                self.assertEqual(sum(c[-1] for c in counts), len(inbox))
+                self.assertEqual(len(inbox), 5 if group == 'admin'
+                    else 2)
 
     @with_transaction()
     def test_revenue_of_own_routers(self):
@@ -243,6 +356,80 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
         self.assertEqual(revenue, [
                 (m, Decimal(20), Decimal(20), zero, zero)
                 if m == months[-1] else (m, zero, zero, zero, zero)
+                for m in months])
+
+    @with_transaction()
+    def test_lost_once_per_customer(self):
+        """A customer is lost once, in the month their last service ended;
+        not while another service is active; two services ended at the
+        same time count once"""
+        pool = Pool()
+        Service = pool.get('isp.service')
+        company = self.setup_world()
+        with set_company(company):
+            carol2 = create_service(self.carol.customer, self.plan, self.r1,
+                login='carol2')
+            bob2 = create_service(self.bob.customer, self.plan, self.r2,
+                login='bob2')
+            dave2 = create_service(self.dave.customer, self.plan, self.r2,
+                login='dave2')
+        sql_update(Service, {'state': 'expired',
+                'paid_until': self.month_start(3)}, [carol2.id])
+        sql_update(Service, {'state': 'cancelled',
+                'paid_until': self.month_start(4)}, [bob2.id])
+        table = Service.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.paid_until,
+                where=table.id == self.dave.id))
+        dave_ended, = cursor.fetchone()
+        sql_update(Service, {'state': 'expired', 'paid_until': dave_ended},
+            [dave2.id])
+        with set_company(company):
+            figures = self.figures()
+            tech = self.technician([self.r2])
+            with as_user(tech):
+                mine = self.figures(revenue=False)
+        months = self.months()
+        lost = {months[-2]: 1, months[-1]: 1}    # Carol, Dave
+        self.assertEqual([(m, l) for m, _, l, _ in figures['customer_month']],
+            [(m, lost.get(m, 0)) for m in months])
+        # on R2 only: Dave (both services), not Bob (active on R2)
+        self.assertEqual([(m, l) for m, _, l, _ in mine['customer_month']],
+            [(m, 1 if m == months[-1] else 0) for m in months])
+
+    @with_transaction()
+    def test_revenue_other_methods(self):
+        """Payments of a month by one method are summed in its series;
+        the 7th method by name and later ones are summed in "Other\""""
+        pool = Pool()
+        Service = pool.get('isp.service')
+        Method = pool.get('account.invoice.payment.method')
+        company = self.setup_world()
+        with set_company(company):
+            extra = [Method.copy([self.cash], default={'name': name})[0]
+                for name in ['M1', 'M2', 'M3', 'M4', 'M5', 'M6']]
+            # Bank Transfer, Cash, M1..M4 have a series; M5, M6 are other
+            Service.pay_renewal([self.alice], 1, self.cash)
+            Service.pay_renewal([self.alice], 1, extra[1])
+            Service.pay_renewal([self.carol], 1, extra[4])
+            Service.pay_renewal([self.dave], 1, extra[5])
+            Service.pay_renewal([self.dave], 1, extra[5])
+            Model = pool.get('isp.dashboard.revenue_month')
+            rows = [(r.month, r.total, r.amount_1, r.amount_2, r.amount_3,
+                    r.amount_4, r.amount_5, r.amount_6, r.amount_other)
+                for r in Model.search([])]
+        months = self.months()
+        zero = Decimal(0)
+        expected = {
+            # Bob by bank; Alice cash and M2; Carol (40) M5, Dave twice M6
+            months[-1]: (Decimal(140), Decimal(20), Decimal(20), zero,
+                Decimal(20), zero, zero, Decimal(80)),
+            months[-3]: (Decimal(20), zero, Decimal(20), zero, zero, zero,
+                zero, zero),
+            months[-6]: (Decimal(40), zero, Decimal(40), zero, zero, zero,
+                zero, zero),
+            }
+        self.assertEqual(rows, [(m, *expected.get(m, (zero,) * 8))
                 for m in months])
 
     @with_transaction()
@@ -362,6 +549,29 @@ class DashboardTestCase(AccountingMixin, IspTestCase):
                         except AccessError:
                             done = False
                     self.assertEqual(done, allowed)
+
+    @with_transaction()
+    def test_request_count_refused_without_request_rights(self):
+        """A user who may not read customer requests (no ISP group, e.g.
+        Tryton's accounting group only) is refused their counts too"""
+        pool = Pool()
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        Request = pool.get('isp.request')
+        Model = pool.get('isp.dashboard.request_count')
+        company = self.setup_world()
+        user, = User.create([{'name': 'bookkeeper', 'login': 'bookkeeper',
+                    'groups': [('add', [
+                                ModelData.get_id('account', 'group_account')])],
+                    'companies': [('add', [company.id])],
+                    'company': company.id}])
+        with as_user(user):
+            with self.assertRaises(AccessError):
+                Request.search([])
+            with self.assertRaises(AccessError):
+                Model.search([])
+            with self.assertRaises(AccessError):
+                Model.read([1], ['total'])
 
 
 class DashboardHomeActionTestCase(AccountingMixin, IspTestCase):
