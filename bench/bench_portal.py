@@ -50,10 +50,6 @@ def pg_reachable(uri):
         return exc
 
 
-class Holder:
-    "What AccountingMixin.setup_accounting sets (company, plan, cash...)"
-
-
 def build(customers):
     """The customers with their service, payment, usage, request, web user
     and an open session; returns [(email, password, key, request id)]"""
@@ -68,8 +64,8 @@ def build(customers):
     WebUser = pool.get('web.user')
     Request = pool.get('isp.request')
     Party = pool.get('party.party')
-    world = Holder()
-    company = AccountingMixin.setup_accounting(world)
+    world = AccountingMixin()  # keeps the company, plan, cash... it makes
+    company = world.setup_accounting()
     result = []
     with set_company(company):
         for n in range(customers):

@@ -32,6 +32,7 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
+from ..exceptions import PortalMailError
 from ..times import company_timezone, fmt_ts
 
 logger = logging.getLogger(__name__)
@@ -303,6 +304,11 @@ def forgot(portal):
     email = request.form.get('email', '')
     try:
         portal.pool.get('web.user').portal_forgotten(email)
+    except PortalMailError as e:
+        # nothing kept (no token), and the same answer for any address
+        Transaction().rollback()
+        return anonymous_form(portal, 'forgot.html',
+            HTTPStatus.SERVICE_UNAVAILABLE, error=e.message, email=email)
     except UserError as e:
         return anonymous_form(portal, 'forgot.html', HTTPStatus.BAD_REQUEST,
             error=e.message, email=email)
