@@ -307,6 +307,46 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         self.assertEqual(response.status_code, 303)
         self.assertTrue(response.headers['Location'].endswith('/login'))
 
+    # --- each page in a few queries ---
+
+    @contextmanager
+    def statements(self):
+        "The SQL statements the backend runs inside the block"
+        if backend.name == 'postgresql':
+            from trytond.backend.postgresql.database import (
+                LoggingCursor as Cursor)
+        else:
+            from trytond.backend.sqlite.database import SQLiteCursor as Cursor
+        statements = []
+        execute = Cursor.execute
+
+        def counting(cursor, query, *args, **kwargs):
+            statements.append(str(query))
+            return execute(cursor, query, *args, **kwargs)
+        Cursor.execute = counting
+        try:
+            yield statements
+        finally:
+            Cursor.execute = execute
+
+    def test_pages_read_in_few_queries(self):
+        """A page runs one query for the session and one or two per list it
+        shows, however many records the customer has (no query per row)"""
+        client, _ = self.login(BOB)
+        pages = {
+            '/': 2,  # session, services
+            '/usage': 3,  # + usage months
+            '/payments': 2,  # session, payments
+            '/requests': 4,  # session, requests, replies, services
+            '/request/%d' % self.bob_request.id: 3,
+            '/messages': 3,  # session, services (time zone), messages
+            }
+        for path, count in pages.items():
+            self.text(client, path)  # warm the caches
+            with self.subTest(path=path), self.statements() as statements:
+                self.text(client, path)
+                self.assertLessEqual(len(statements), count, statements)
+
     # --- IDOR: every URL that takes an id ---
 
     def test_idor_every_url(self):
