@@ -321,7 +321,8 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         execute = Cursor.execute
 
         def counting(cursor, query, *args, **kwargs):
-            statements.append(str(query))
+            if str(query).strip():  # not the pool's empty connection check
+                statements.append(str(query))
             return execute(cursor, query, *args, **kwargs)
         Cursor.execute = counting
         try:
