@@ -17,6 +17,8 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from sql import Literal
+
 from trytond import config
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
@@ -97,8 +99,8 @@ class WebUser(metaclass=PoolMeta):
             .join(party, condition=user.party == party.id)
             .select(user.id, party.id, party.name, party.code,
                 session.write_date, session.create_date,
-                where=(session.key == key) & (user.active == True)
-                & (party.isp_customer == True),
+                where=(session.key == key) & (user.active == Literal(True))
+                & (party.isp_customer == Literal(True)),
                 limit=1))
         row = cursor.fetchone()
         if not row:
@@ -109,6 +111,7 @@ class WebUser(metaclass=PoolMeta):
             Session.get_user(key)  # removes it (in a read-write request)
             return None
         return user_id, party_id, name or '[%s]' % code
+
     @classmethod
     def portal_forgotten(cls, email):
         "Mail a password reset link if the email belongs to a portal user"

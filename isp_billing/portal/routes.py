@@ -4,8 +4,9 @@
 Handlers run as user 0 (no access checks, no record rules), so every query
 here is filtered on the logged-in customer's party, and a record of another
 customer answers 404 exactly like a record that does not exist.  The work is
-done by model methods (models/request.py, models/web_user.py); this module
-reads, calls and renders.
+done by model methods (models/request.py, models/web_user.py), and so are
+the reads: each list a page shows comes from one query of a ``portal_read``
+method that takes the customer's id; this module calls and renders.
 
 Security: the session cookie is HttpOnly, SameSite=Lax, Secure over https
 and not named like trytond's staff cookie; every POST carries a CSRF token
