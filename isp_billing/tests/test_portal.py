@@ -340,7 +340,8 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             '/payments': 2,  # session, payments
             '/requests': 4,  # session, requests, replies, services
             '/request/%d' % self.bob_request.id: 3,
-            '/messages': 3,  # session, services (time zone), messages
+            # session, services (time zone), deliveries, their messages
+            '/messages': 4,
             }
         for path, count in pages.items():
             self.text(client, path)  # warm the caches
