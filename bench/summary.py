@@ -72,10 +72,34 @@ def rows():
         ratio(get(fleet, 'serial'), get(fleet, 'module')), '<= 10 s')
 
 
+def millis(value):
+    return '-' if value is None else '%.0f ms' % (value * 1000)
+
+
+def portal_rows():
+    "bench_portal: p95 (p50) per page, per server and mode"
+    portal = load('portal')
+    for kind in ('trytond', 'gunicorn'):
+        figures = get(portal, 'servers', kind)
+        if figures is None:
+            continue
+        server = ("trytond's own server" if kind == 'trytond' else
+            'gunicorn, %s processes x %s threads' % (
+                get(figures, 'processes'), get(figures, 'threads')))
+        for mode, how in (('realistic', '%s-%s s think time' % tuple(
+                        '%g' % t for t in (get(portal, 'think') or [1, 3]))),
+                ('stress', 'no pause (stress)')):
+            yield ('portal page, %s customers, %s, %s (PostgreSQL), '
+                'p95 (p50)' % (get(portal, 'customers'), how, server),
+                '%s (%s)' % (millis(get(figures, mode, 'p95')),
+                    millis(get(figures, mode, 'p50'))),
+                '-', '-', '-', 'p95 <= 150 ms')
+
+
 def main():
     header = ('what', 'through the module', 'driver alone',
         'naive / former', 'naive / module', 'goal')
-    table = [header] + list(rows())
+    table = [header] + list(rows()) + list(portal_rows())
     widths = [max(len(str(row[i])) for row in table)
         for i in range(len(header))]
     lines = ['make bench: scale targets through the module (naive / former'

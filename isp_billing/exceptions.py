@@ -59,5 +59,9 @@ class PortalError(UserError):
     "A portal login, invitation or password change that was refused"
 
 
+class PortalMailError(PortalError):
+    "A portal mail the SMTP server did not take: nothing it carried is kept"
+
+
 class ReportError(UserError):
     "A report's filters cannot give figures (dates, currencies)"

@@ -8,9 +8,12 @@ from trytond.i18n import gettext
 from sql import Null
 
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.pool import Pool
 from trytond.pyson import Eval
+from trytond.transaction import Transaction
 
 from ..exceptions import PaymentRecordError
+from .service import plan_name
 
 
 class ServicePayment(ModelSQL, ModelView):
@@ -79,6 +82,56 @@ class ServicePayment(ModelSQL, ModelView):
 
     def get_rec_name(self, name):
         return f'{self.invoice.rec_name} - {self.service.rec_name}'
+
+    @classmethod
+    def portal_read(cls, customer_id):
+        """The customer's payments as the portal lists them, newest first,
+        read in one query: [{id, date, amount, currency, method, plan,
+        period_start, period_end, invoice, timezone}].  Portal routes run
+        as root: the customer filter is here."""
+        pool = Pool()
+        Currency = pool.get('currency.currency')
+        Method = pool.get('account.invoice.payment.method')
+        Journal = pool.get('account.journal')
+        Product = pool.get('product.product')
+        Template = pool.get('product.template')
+        Invoice = pool.get('account.invoice')
+        Company = pool.get('company.company')
+        payment = cls.__table__()
+        currency = Currency.__table__()
+        method = Method.__table__()
+        journal = Journal.__table__()
+        product = Product.__table__()
+        template = Template.__table__()
+        invoice = Invoice.__table__()
+        company = Company.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*payment
+            .join(currency, condition=payment.currency == currency.id)
+            .join(invoice, condition=payment.invoice == invoice.id)
+            .join(company, condition=payment.company == company.id)
+            .join(method, 'LEFT',
+                condition=payment.payment_method == method.id)
+            .join(journal, 'LEFT', condition=payment.journal == journal.id)
+            .join(product, 'LEFT', condition=payment.plan == product.id)
+            .join(template, 'LEFT',
+                condition=product.template == template.id)
+            .select(payment.id, payment.date, payment.amount,
+                currency.code, method.name, journal.name, product.code,
+                template.name, payment.period_start, payment.period_end,
+                invoice.number, company.timezone,
+                where=payment.customer == customer_id,
+                order_by=[payment.date.desc, payment.id.desc]))
+        return [{
+                'id': id_, 'date': date, 'amount': amount,
+                'currency': currency_code, 'method': method_name
+                or journal_name or '',
+                'plan': plan_name(code, name) if name else '',
+                'period_start': start, 'period_end': end,
+                'invoice': number or '', 'timezone': timezone or 'UTC',
+                } for (id_, date, amount, currency_code, method_name,
+                journal_name, code, name, start, end, number, timezone)
+            in cursor]
 
     @classmethod
     def search_rec_name(cls, name, clause):

@@ -19,6 +19,7 @@ from trytond.transaction import Transaction
 
 from ..exceptions import RequestError
 from ..times import utcnow
+from .service import plan_name
 
 KINDS = [
     ('request', "Request"),
@@ -152,6 +153,54 @@ class Request(Workflow, ModelSQL, ModelView):
     @Workflow.transition('answered')
     def answered(cls, requests):
         pass
+
+    @classmethod
+    def portal_read(cls, customer_id, request_id=None):
+        """The customer's requests (or the one of request_id) as the portal
+        shows them, newest first, with their replies oldest first, in two
+        queries: [{id, kind, subject, text, state, date, plan, replies:
+        [{author, text, date}]}].  Portal routes run as root: the customer
+        filter is here."""
+        pool = Pool()
+        Reply = pool.get('isp.request.reply')
+        Service = pool.get('isp.service')
+        Product = pool.get('product.product')
+        Template = pool.get('product.template')
+        request = cls.__table__()
+        reply = Reply.__table__()
+        service = Service.__table__()
+        product = Product.__table__()
+        template = Template.__table__()
+        where = request.customer == customer_id
+        if request_id is not None:
+            where &= request.id == request_id
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*request
+            .join(service, 'LEFT', condition=request.service == service.id)
+            .join(product, 'LEFT', condition=service.plan == product.id)
+            .join(template, 'LEFT',
+                condition=product.template == template.id)
+            .select(request.id, request.kind, request.subject, request.text,
+                request.state, request.date, product.code, template.name,
+                where=where,
+                order_by=[request.date.desc, request.id.desc]))
+        requests = [{
+                'id': id_, 'kind': kind, 'subject': subject, 'text': text,
+                'state': state, 'date': date,
+                'plan': plan_name(code, name) if name else '',
+                'replies': [],
+                } for id_, kind, subject, text, state, date, code, name
+            in cursor]
+        if requests:
+            by_id = {r['id']: r for r in requests}
+            cursor.execute(*reply.select(reply.request, reply.author,
+                    reply.text, reply.date,
+                    where=reply.request.in_(list(by_id)),
+                    order_by=[reply.date.asc, reply.id.asc]))
+            for request_, author, text, date in cursor:
+                by_id[request_]['replies'].append(
+                    {'author': author, 'text': text, 'date': date})
+        return requests
 
     @classmethod
     def submit(cls, customer, kind, subject, text, service=None):

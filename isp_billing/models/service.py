@@ -254,6 +254,41 @@ class Service(Workflow, ModelSQL, ModelView):
         return self.login
 
     @classmethod
+    def portal_read(cls, customer_id, service_id=None):
+        """The customer's services as the portal shows them, read in one
+        query: [{id, login, state, paid_until, plan, timezone}], oldest
+        first; without service_id the closed (cancelled) ones are left out.
+        Portal routes run as root: the customer filter is here."""
+        pool = Pool()
+        Product = pool.get('product.product')
+        Template = pool.get('product.template')
+        Company = pool.get('company.company')
+        service = cls.__table__()
+        product = Product.__table__()
+        template = Template.__table__()
+        company = Company.__table__()
+        where = service.customer == customer_id
+        if service_id is None:
+            where &= service.state != 'cancelled'
+        else:
+            where &= service.id == service_id
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*service
+            .join(product, condition=service.plan == product.id)
+            .join(template, condition=product.template == template.id)
+            .join(company, condition=service.company == company.id)
+            .select(service.id, service.login, service.state,
+                service.paid_until, product.code, template.name,
+                company.timezone,
+                where=where, order_by=[service.id.asc]))
+        return [{
+                'id': id_, 'login': login, 'state': state,
+                'paid_until': paid_until, 'plan': plan_name(code, name),
+                'timezone': timezone or 'UTC',
+                } for id_, login, state, paid_until, code, name, timezone
+            in cursor]
+
+    @classmethod
     def __register__(cls, module):
         super().__register__(module)
         from .counter import enable_global_search
@@ -1688,6 +1723,11 @@ class ExpiredServices(Sequence):
     def __repr__(self):
         return '%s(%s, %r)' % (
             self.__class__.__name__, self.Model.__name__, self.ids)
+
+
+def plan_name(code, name):
+    "A plan's rec_name (product.product's) from its code and template name"
+    return '[%s] %s' % (code, name) if code else (name or '')
 
 
 def user_in_groups(*xml_ids):

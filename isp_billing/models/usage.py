@@ -15,6 +15,7 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
+from trytond.transaction import Transaction
 
 from .. import routeros
 from ..times import utcnow
@@ -94,6 +95,24 @@ class Usage(_ReadOnlyMixin, ModelSQL, ModelView):
     def get_megabytes(self, name):
         value = self.bytes_in if name == 'upload_mb' else self.bytes_out
         return round((value or 0) / 1_000_000, 1)
+
+    @classmethod
+    def portal_months(cls, service_ids):
+        """{service id: [(month, bytes_in, bytes_out)], oldest first} in one
+        query, for the portal (the ids come from Service.portal_read, which
+        filters on the customer)"""
+        usage = cls.__table__()
+        result = {id_: [] for id_ in service_ids}
+        if not service_ids:
+            return result
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*usage.select(usage.service, usage.month,
+                usage.bytes_in, usage.bytes_out,
+                where=usage.service.in_(list(service_ids)),
+                order_by=[usage.service.asc, usage.month.asc]))
+        for service, month, bytes_in, bytes_out in cursor:
+            result[service].append((month, bytes_in, bytes_out))
+        return result
 
     def get_service_field(self, name):
         record = getattr(self.service, name)

@@ -11,18 +11,27 @@ not import trytond.wsgi, which picks the database backend from the
 configuration before the caller has loaded it.
 """
 import datetime as dt
+import logging
 import re
+import smtplib
 from email.message import EmailMessage
+from email.utils import make_msgid
+
+from sql import Literal
 
 from trytond import config
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.pool import Pool, PoolMeta
-from trytond.sendmail import SMTPDataManager, send_message_transactional
+from trytond.sendmail import get_smtp_server, send_message
 from trytond.tools.email_ import format_address, set_from_header
+from trytond.transaction import Transaction
+from trytond.url import host
 
 from .. import portal  # noqa: F401 registers the portal's HTTP routes
-from ..exceptions import PortalError
+from ..exceptions import PortalError, PortalMailError
+
+logger = logging.getLogger(__name__)
 
 #: failed logins of one email before the portal refuses it (429)
 MAX_ATTEMPTS = 5
@@ -30,6 +39,26 @@ MAX_ATTEMPTS = 5
 INVITATION_VALIDITY = dt.timedelta(days=7)
 EMAIL = re.compile(r'^[^@\s<>"]+@[^@\s<>"]+\.[^@\s<>"]+$')
 PHONE = re.compile(r'^\+?[0-9 ()./-]{5,25}$')
+
+
+def send_now(messages):
+    """Send the messages now, in the request, with any SMTP error raised.
+
+    The portal's mails carry a token (reset link, invitation) written in
+    the same transaction: sent before the commit, a mail the server did not
+    take raises and the token is rolled back with the rest, so nothing is
+    kept that the customer never received and no one is told "sent".  (Sent
+    after the commit, as send_message_transactional does, a failure can only
+    be logged.)  The server is asked even with no message, so that an
+    unknown address fails like a known one while SMTP is down."""
+    server = get_smtp_server(strict=True)
+    try:
+        for msg in messages:
+            server = send_message(msg, server=server, strict=True) or server
+    except BaseException:
+        server.close()
+        raise
+    server.quit()
 
 
 class WebUser(metaclass=PoolMeta):
@@ -52,6 +81,38 @@ class WebUser(metaclass=PoolMeta):
         return None
 
     @classmethod
+    def portal_session(cls, key):
+        """(web user id, customer id, customer name) of a live portal
+        session, or None: web.user.session's get_user (same timeout) in one
+        query, without loading records -- every portal page asks it"""
+        pool = Pool()
+        Session = pool.get('web.user.session')
+        Party = pool.get('party.party')
+        if not key:
+            return None
+        session = Session.__table__()
+        user = cls.__table__()
+        party = Party.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*session
+            .join(user, condition=session.user == user.id)
+            .join(party, condition=user.party == party.id)
+            .select(user.id, party.id, party.name, party.code,
+                session.write_date, session.create_date,
+                where=(session.key == key) & (user.active == Literal(True))
+                & (party.isp_customer == Literal(True)),
+                limit=1))
+        row = cursor.fetchone()
+        if not row:
+            return None
+        user_id, party_id, name, code, write_date, create_date = row
+        last = write_date or create_date
+        if abs(last - dt.datetime.now()) > Session.timeout():
+            Session.get_user(key)  # removes it (in a read-write request)
+            return None
+        return user_id, party_id, name or '[%s]' % code
+
+    @classmethod
     def portal_forgotten(cls, email):
         "Mail a password reset link if the email belongs to a portal user"
         email = (email or '').strip().lower()
@@ -62,8 +123,28 @@ class WebUser(metaclass=PoolMeta):
                 ('email_valid', '=', True),
                 ('party', '!=', None),
                 ])
-        if users:
-            cls.reset_password(users)
+        # as web_user's reset_password: no new link while one is valid (a
+        # flood of mails to someone else's address)
+        now = dt.datetime.now()
+        users = [u for u in users if not (u.reset_password_token_expire
+                and u.reset_password_token_expire > now)]
+        for user in users:
+            user.set_reset_password_token()
+        cls.save(users)
+        from_ = config.get('email', 'from')
+        messages = []
+        for user in users:
+            msg, title = user.get_email_reset_password()
+            set_from_header(msg, from_, from_)
+            msg['To'] = user.email
+            msg['Subject'] = title
+            messages.append(msg)
+        try:
+            send_now(messages)
+        except (OSError, smtplib.SMTPException) as e:
+            logger.warning("portal password reset mail not sent: %s", e)
+            raise PortalMailError(
+                gettext('isp_billing.msg_portal_mail_failed')) from e
 
     @classmethod
     def portal_set_password(cls, email, token, password, confirm):
@@ -76,13 +157,14 @@ class WebUser(metaclass=PoolMeta):
     @classmethod
     def portal_invite(cls, parties):
         """Create (or find) the web user of each customer and mail the link
-        that sets the first password; an SMTP failure fails the invitation"""
+        that sets the first password; an SMTP failure fails the invitation
+        (PortalMailError: nothing is kept, see send_now)"""
         url = config.get('web', 'reset_password_url')
         if not url:
             raise PortalError(gettext('isp_billing.msg_portal_no_url'))
         from_ = config.get('email', 'from')
-        datamanager = SMTPDataManager(strict=True)
         Email = Pool().get('ir.email')
+        messages = []
         for party in parties:
             email = (party.email or '').strip().lower()
             if not party.isp_customer or not email:
@@ -111,8 +193,16 @@ class WebUser(metaclass=PoolMeta):
             msg.set_content(gettext('isp_billing.msg_portal_invite_body',
                     customer=party.rec_name, email=email,
                     url=user.get_email_reset_password_url(url)))
-            send_message_transactional(msg, datamanager=datamanager)
+            msg['Message-ID'] = make_msgid(domain=host())
             Email.from_message(msg, resource=party).save()
+            messages.append(msg)
+        try:
+            send_now(messages)
+        except (OSError, smtplib.SMTPException) as e:
+            logger.warning("portal invitation not sent: %s", e)
+            raise PortalMailError(gettext(
+                    'isp_billing.msg_portal_invite_mail_failed',
+                    error=e)) from e
 
     def portal_update_details(self, values):
         """The customer edits phone, email and address directly; a change of

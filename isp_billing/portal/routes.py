@@ -4,8 +4,9 @@
 Handlers run as user 0 (no access checks, no record rules), so every query
 here is filtered on the logged-in customer's party, and a record of another
 customer answers 404 exactly like a record that does not exist.  The work is
-done by model methods (models/request.py, models/web_user.py); this module
-reads, calls and renders.
+done by model methods (models/request.py, models/web_user.py), and so are
+the reads: each list a page shows comes from one query of a ``portal_read``
+method that takes the customer's id; this module calls and renders.
 
 Security: the session cookie is HttpOnly, SameSite=Lax, Secure over https
 and not named like trytond's staff cookie; every POST carries a CSRF token
@@ -32,7 +33,8 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
-from ..times import company_timezone, fmt_ts
+from ..exceptions import PortalMailError
+from ..times import fmt_ts
 
 logger = logging.getLogger(__name__)
 
@@ -111,29 +113,44 @@ def error_page(status, message=None):
 
 
 class Portal:
-    "What a page handler needs: the request, the pool and the customer"
+    """What a page handler needs: the request, the pool and the customer.
+
+    The session is checked in one query (WebUser.portal_session); the
+    customer's records are read by model methods that filter on
+    customer_id, each page in one or two queries."""
 
     def __init__(self, request, pool):
         self.request = request
         self.pool = pool
         self.base = base_url(pool.database_name)
         self.key = request.cookies.get(SESSION_COOKIE)
-        self.user = None
-        if self.key:
-            self.user = pool.get('web.user').get_user(self.key)
-        if not self.user or not self.user.party:
-            self.user, self.key = None, None
+        session = pool.get('web.user').portal_session(self.key)
+        if session:
+            self.user_id, self.customer_id, self.customer_name = session
+        else:
+            self.key = self.user_id = self.customer_id = None
+            self.customer_name = None
+        self._services = None
+
+    @property
+    def user(self):
+        "The customer's web.user (not read until used), None before login"
+        if self.user_id is None:
+            return None
+        return self.pool.get('web.user')(self.user_id)
 
     @property
     def customer(self):
-        return self.user.party
+        "The customer's party (not read until used)"
+        return self.pool.get('party.party')(self.customer_id)
 
     def render(self, name, status=HTTPStatus.OK, **context):
         context.setdefault('message', None)
         context.setdefault('error', None)
         return render(name, status, base=self.base,
             csrf=csrf_token(self.key) if self.key else None,
-            customer=self.customer if self.user else None,
+            customer={'rec_name': self.customer_name}
+            if self.user_id else None,
             page=name.split('.')[0], **context)
 
     def redirect(self, path, **params):
@@ -147,17 +164,23 @@ class Portal:
         Model = self.pool.get(model)
         records = Model.search([
                 ('id', '=', record_id),
-                (customer_field, '=', self.customer.id),
+                (customer_field, '=', self.customer_id),
                 ], limit=1)
         if not records:
             abort(HTTPStatus.NOT_FOUND)
         return records[0]
 
     def services(self):
-        return self.pool.get('isp.service').search([
-                ('customer', '=', self.customer.id),
-                ('state', '!=', 'cancelled'),
-                ], order=[('id', 'ASC')])
+        "The customer's services (not closed), read once per request"
+        if self._services is None:
+            self._services = self.pool.get('isp.service').portal_read(
+                self.customer_id)
+        return self._services
+
+    def timezone(self):
+        "The time zone the customer's dates are shown in (their company's)"
+        services = self.services()
+        return services[0]['timezone'] if services else 'UTC'
 
 
 def page(path, methods=('GET',), readonly=True, login=True):
@@ -170,7 +193,7 @@ def page(path, methods=('GET',), readonly=True, login=True):
         def handler(request, pool, **kwargs):
             portal = Portal(request, pool)
             if login:
-                if not portal.user:
+                if not portal.user_id:
                     if request.method == 'POST':
                         abort(HTTPStatus.FORBIDDEN)
                     return portal.redirect('/login')
@@ -236,7 +259,7 @@ def banner_image(portal):
 
 @page('/login', login=False)
 def login_form(portal):
-    if portal.user:
+    if portal.user_id:
         return portal.redirect('/')
     messages = {
         'password': "Your password is set: log in.",
@@ -303,6 +326,11 @@ def forgot(portal):
     email = request.form.get('email', '')
     try:
         portal.pool.get('web.user').portal_forgotten(email)
+    except PortalMailError as e:
+        # nothing kept (no token), and the same answer for any address
+        Transaction().rollback()
+        return anonymous_form(portal, 'forgot.html',
+            HTTPStatus.SERVICE_UNAVAILABLE, error=e.message, email=email)
     except UserError as e:
         return anonymous_form(portal, 'forgot.html', HTTPStatus.BAD_REQUEST,
             error=e.message, email=email)
@@ -342,16 +370,16 @@ def reset(portal):
 # --- services, usage, payments, bills ---
 
 def service_view(service):
-    timezone = company_timezone(service.company)
+    "A service of Service.portal_read as the pages show it"
     return {
-        'id': service.id,
-        'name': service.plan.rec_name if service.plan else '',
-        'login': service.login,
-        'state': service.state,
-        'state_text': SERVICE_STATES.get(service.state, service.state),
-        'paid_until': (fmt_ts(service.paid_until, timezone)
-            if service.paid_until else '-'),
-        'timezone': timezone,
+        'id': service['id'],
+        'name': service['plan'],
+        'login': service['login'],
+        'state': service['state'],
+        'state_text': SERVICE_STATES.get(service['state'], service['state']),
+        'paid_until': (fmt_ts(service['paid_until'], service['timezone'])
+            if service['paid_until'] else '-'),
+        'timezone': service['timezone'],
         }
 
 
@@ -365,16 +393,14 @@ def megabytes(value):
     return round((value or 0) / 1_000_000, 1)
 
 
-def usage_view(portal, service):
-    "The service's months, oldest first, and the bars of the SVG chart"
-    Usage = portal.pool.get('isp.usage')
-    usages = Usage.search([('service', '=', service.id)],
-        order=[('month', 'ASC')])
+def usage_view(service, usages):
+    """The service's months (usages: (month, bytes_in, bytes_out), oldest
+    first) and the bars of the SVG chart"""
     months = [{
-            'month': u.month.strftime('%Y-%m'),
-            'download': megabytes(u.bytes_out),
-            'upload': megabytes(u.bytes_in),
-            } for u in usages]
+            'month': month.strftime('%Y-%m'),
+            'download': megabytes(bytes_out),
+            'upload': megabytes(bytes_in),
+            } for month, bytes_in, bytes_out in usages]
     chart = None
     if months:
         shown = months[-12:]
@@ -401,52 +427,58 @@ def usage_view(portal, service):
         'months': list(reversed(months)), 'chart': chart}
 
 
+def usage_page(portal, services):
+    usages = portal.pool.get('isp.usage').portal_months(
+        [s['id'] for s in services])
+    return portal.render('usage.html', usages=[
+            usage_view(s, usages[s['id']]) for s in services])
+
+
 @page('/usage')
 def usage_all(portal):
-    return portal.render('usage.html',
-        usages=[usage_view(portal, s) for s in portal.services()])
+    return usage_page(portal, portal.services())
 
 
 @page('/usage/<int:service_id>')
 def usage(portal, service_id):
-    service = portal.get('isp.service', service_id)
-    return portal.render('usage.html', usages=[usage_view(portal, service)])
+    services = portal.pool.get('isp.service').portal_read(
+        portal.customer_id, service_id)
+    if not services:
+        abort(HTTPStatus.NOT_FOUND)
+    return usage_page(portal, services)
 
 
 @page('/messages')
 def messages(portal):
     "What staff sent this customer through the portal, newest first"
     Delivery = portal.pool.get('isp.message.delivery')
-    services = portal.services()
-    timezone = company_timezone(services[0].company if services else None)
+    timezone = portal.timezone()
     return portal.render('messages.html', messages=[{
                 'date': fmt_ts(d.sent_date, timezone),
                 'subject': d.subject, 'body': d.body,
-                } for d in Delivery.portal_messages(portal.customer)])
+                } for d in Delivery.portal_messages(portal.customer_id)])
 
 
 def payment_view(payment):
-    timezone = company_timezone(payment.company)
-    method = payment.payment_method or payment.journal
+    "A payment of ServicePayment.portal_read as the page shows it"
+    timezone = payment['timezone']
     return {
-        'id': payment.id,
-        'date': fmt_ts(payment.date, timezone),
-        'amount': '%s %s' % (payment.amount, payment.currency.code),
-        'method': method.rec_name if method else '',
-        'service': payment.plan.rec_name if payment.plan else '',
-        'period': '%s – %s' % (fmt_ts(payment.period_start, timezone),
-            fmt_ts(payment.period_end, timezone)),
-        'invoice': payment.invoice.number or '',
+        'id': payment['id'],
+        'date': fmt_ts(payment['date'], timezone),
+        'amount': '%s %s' % (payment['amount'], payment['currency']),
+        'method': payment['method'],
+        'service': payment['plan'],
+        'period': '%s – %s' % (fmt_ts(payment['period_start'], timezone),
+            fmt_ts(payment['period_end'], timezone)),
+        'invoice': payment['invoice'],
         }
 
 
 @page('/payments')
 def payments(portal):
     Payment = portal.pool.get('isp.service.payment')
-    records = Payment.search([('customer', '=', portal.customer.id)],
-        order=[('date', 'DESC'), ('id', 'DESC')])
-    return portal.render('payments.html',
-        payments=[payment_view(p) for p in records])
+    return portal.render('payments.html', payments=[
+            payment_view(p) for p in Payment.portal_read(portal.customer_id)])
 
 
 @page('/bill/<int:payment_id>', readonly=False)
@@ -519,29 +551,36 @@ def details(portal):
 # --- requests ---
 
 def request_view(record):
+    "A request of Request.portal_read as the pages show it"
     return {
-        'id': record.id,
-        'kind': dict(REQUEST_KINDS).get(record.kind, record.kind),
-        'subject': record.subject,
-        'text': record.text,
-        'state': record.state,
-        'state_text': REQUEST_STATES.get(record.state, record.state),
-        'date': fmt_ts(record.date),
-        'service': record.service.plan.rec_name
-        if record.service and record.service.plan else '',
+        'id': record['id'],
+        'kind': dict(REQUEST_KINDS).get(record['kind'], record['kind']),
+        'subject': record['subject'],
+        'text': record['text'],
+        'state': record['state'],
+        'state_text': REQUEST_STATES.get(record['state'], record['state']),
+        'date': fmt_ts(record['date']),
+        'service': record['plan'],
         'replies': [{
-                'author': r.author,
-                'who': "You" if r.author == 'customer' else "Our team",
-                'text': r.text,
-                'date': fmt_ts(r.date),
-                } for r in record.replies],
+                'author': r['author'],
+                'who': "You" if r['author'] == 'customer' else "Our team",
+                'text': r['text'],
+                'date': fmt_ts(r['date']),
+                } for r in record['replies']],
         }
 
 
+def request_read(portal, request_id):
+    "A request of this customer, else 404 (also for other customers')"
+    records = portal.pool.get('isp.request').portal_read(
+        portal.customer_id, request_id)
+    if not records:
+        abort(HTTPStatus.NOT_FOUND)
+    return records[0]
+
+
 def requests_page(portal, status=HTTPStatus.OK, error=None, form=None):
-    Request = portal.pool.get('isp.request')
-    records = Request.search([('customer', '=', portal.customer.id)],
-        order=[('date', 'DESC'), ('id', 'DESC')])
+    records = portal.pool.get('isp.request').portal_read(portal.customer_id)
     return portal.render('requests.html', status,
         requests=[request_view(r) for r in records], kinds=REQUEST_KINDS,
         services=[service_view(s) for s in portal.services()],
@@ -581,9 +620,8 @@ def request_new(portal):
 
 @page('/request/<int:request_id>')
 def request_show(portal, request_id):
-    record = portal.get('isp.request', request_id)
-    return portal.render('request.html', request=request_view(record),
-        text='')
+    return portal.render('request.html',
+        request=request_view(request_read(portal, request_id)), text='')
 
 
 @page('/request/<int:request_id>', methods=('POST',), readonly=False)
@@ -595,5 +633,6 @@ def request_reply(portal, request_id):
     except UserError as e:
         Transaction().rollback()
         return portal.render('request.html', HTTPStatus.BAD_REQUEST,
-            request=request_view(record), error=e.message, text=text)
+            request=request_view(request_read(portal, record.id)),
+            error=e.message, text=text)
     return portal.redirect('/request/%d' % record.id)

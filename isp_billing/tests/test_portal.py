@@ -13,6 +13,7 @@ import html
 import re
 import threading
 import urllib.parse
+from contextlib import contextmanager
 
 from aiosmtpd.controller import Controller
 from werkzeug.exceptions import Forbidden
@@ -25,6 +26,7 @@ from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
+from ..exceptions import PortalMailError
 from .server_tools import free_port
 from .test_payment import AccountingMixin
 from .tools import (
@@ -118,7 +120,8 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             cls.carol = create_customer('<script>alert(1)</script>')
             cls.dave = create_customer('Dave')
             cls.erin = create_customer('Erin')
-            Party.write([cls.bob, cls.carol, cls.dave, cls.erin],
+            cls.frank = create_customer('Frank')
+            Party.write([cls.bob, cls.carol, cls.dave, cls.erin, cls.frank],
                 {'addresses': [('create', [{}])]})
             Party.write([cls.customer], {'contact_mechanisms': [
                         ('create', [{'type': 'email', 'value': ALICE[0]}])]})
@@ -127,6 +130,9 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             Party.write([cls.dave], {'contact_mechanisms': [
                         ('create', [{'type': 'email',
                                     'value': 'dave@example.com'}])]})
+            Party.write([cls.frank], {'contact_mechanisms': [
+                        ('create', [{'type': 'email',
+                                    'value': 'frank@example.com'}])]})
             cls.bob_service = create_service(cls.bob, cls.plan, cls.r2,
                 login='bob')
             cls.carol_service = create_service(cls.carol, cls.plan, cls.r2,
@@ -300,6 +306,48 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         response = client.get(self.url('/'))
         self.assertEqual(response.status_code, 303)
         self.assertTrue(response.headers['Location'].endswith('/login'))
+
+    # --- each page in a few queries ---
+
+    @contextmanager
+    def statements(self):
+        "The SQL statements the backend runs inside the block"
+        if backend.name == 'postgresql':
+            from trytond.backend.postgresql.database import (
+                LoggingCursor as Cursor)
+        else:
+            from trytond.backend.sqlite.database import SQLiteCursor as Cursor
+        statements = []
+        execute = Cursor.execute
+
+        def counting(cursor, query, *args, **kwargs):
+            if str(query).strip():  # not the pool's empty connection check
+                statements.append(str(query))
+            return execute(cursor, query, *args, **kwargs)
+        Cursor.execute = counting
+        try:
+            yield statements
+        finally:
+            Cursor.execute = execute
+
+    def test_pages_read_in_few_queries(self):
+        """A page runs one query for the session and one or two per list it
+        shows, however many records the customer has (no query per row)"""
+        client, _ = self.login(BOB)
+        pages = {
+            '/': 2,  # session, services
+            '/usage': 3,  # + usage months
+            '/payments': 2,  # session, payments
+            '/requests': 4,  # session, requests, replies, services
+            '/request/%d' % self.bob_request.id: 3,
+            # session, services (time zone), deliveries, their messages
+            '/messages': 4,
+            }
+        for path, count in pages.items():
+            self.text(client, path)  # warm the caches
+            with self.subTest(path=path), self.statements() as statements:
+                self.text(client, path)
+                self.assertLessEqual(len(statements), count, statements)
 
     # --- IDOR: every URL that takes an id ---
 
@@ -714,6 +762,83 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         self.assertIn('dave@example.com', mail['To'])
         self.choose_password(self.reset_link(mail), 'Dave-First-2026')
         self.login(('dave@example.com', 'Dave-First-2026'))
+
+    @contextmanager
+    def smtp_down(self):
+        "The [email] uri on a free port nobody listens on"
+        uri = config.get('email', 'uri')
+        config.set('email', 'uri', 'smtp://127.0.0.1:%d' % free_port())
+        try:
+            yield
+        finally:
+            config.set('email', 'uri', uri)
+
+    def test_invite_smtp_down(self):
+        "SMTP down: staff get the error, no login, token or email is kept"
+        pool = Pool(DB_NAME)
+        mails = len(self.sink.messages)
+        with self.smtp_down(), \
+                Transaction().start(DB_NAME, 0) as transaction:
+            Party = pool.get('party.party')
+            with as_user(pool.get('res.user')(self.support.id)):
+                with self.assertRaises(PortalMailError) as cm:
+                    Party.isp_invite_portal([Party(self.frank.id)])
+            transaction.rollback()
+        self.assertIn('The invitation could not be sent', str(cm.exception))
+        self.assertIn('Nobody was invited', str(cm.exception))
+        self.assertEqual(self.count('web.user',
+                [('email', '=', 'frank@example.com')]), 0)
+        self.assertEqual(self.count('ir.email',
+                [('resource', '=', 'party.party,%d' % self.frank.id)]), 0)
+        self.assertEqual(len(self.sink.messages), mails)
+        # SMTP back: the same button works
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Party = pool.get('party.party')
+            with as_user(pool.get('res.user')(self.support.id)):
+                Party.isp_invite_portal([Party(self.frank.id)])
+            transaction.commit()
+        messages = self.sink.wait(mails + 1)
+        self.assertEqual(len(messages), mails + 1)
+        self.assertIn('frank@example.com', messages[-1]['To'])
+        self.assertEqual(self.count('ir.email',
+                [('resource', '=', 'party.party,%d' % self.frank.id)]), 1)
+
+    def forgot(self, client, address, status):
+        token = self.token(client, '/forgot')
+        response = client.post(self.url('/forgot'),
+            data={'csrf': token, 'email': address})
+        self.assertEqual(response.status_code, status, address)
+        page = response.get_data(as_text=True)
+        return re.search(
+            r'<div class="alert error" role="alert">(.*?)</div>', page,
+            re.S), page
+
+    def test_forgotten_password_smtp_down(self):
+        """SMTP down: the customer reads that the mail could not be sent,
+        no reset token is kept, and an unknown address gets the same page"""
+        client = self.client()
+        mails = len(self.sink.messages)
+        with self.smtp_down():
+            known, page = self.forgot(client, ERIN[0], 503)
+            unknown, _ = self.forgot(client, 'nobody@example.com', 503)
+        self.assertIn('We could not send the email just now', page)
+        self.assertNotIn('on its way', page)
+        self.assertEqual(known.group(1), unknown.group(1))
+        with Transaction().start(DB_NAME, 0, readonly=True):
+            user, = Pool().get('web.user').search([('email', '=', ERIN[0])])
+            self.assertIsNone(user.reset_password_token)
+            self.assertIsNone(user.reset_password_token_expire)
+        self.assertEqual(len(self.sink.messages), mails)
+        # SMTP back: the customer asks again and the link arrives (no
+        # dangling token holds the next request back)
+        _, page = self.forgot(client, ERIN[0], 200)
+        self.assertIn('a link to choose a new password is on its way', page)
+        messages = self.sink.wait(mails + 1)
+        self.assertEqual(len(messages), mails + 1)
+        self.assertIn(ERIN[0], messages[-1]['To'])
+        with Transaction().start(DB_NAME, 0, readonly=True):
+            user, = Pool().get('web.user').search([('email', '=', ERIN[0])])
+            self.assertIn(user.reset_password_token, body(messages[-1]))
 
     def test_forgotten_password(self):
         "Forgot password: the same answer for any address, a link if known"

@@ -9,6 +9,9 @@ import datetime as dt
 import itertools
 from contextlib import contextmanager
 
+from aiosmtpd.controller import Controller
+
+from trytond import config
 from trytond.exceptions import UserError
 from trytond.model import ModelSQL
 from trytond.model.exceptions import AccessError
@@ -23,7 +26,9 @@ from .test_module import (
     create_customer, create_plan, create_router, create_service,
     create_staff)
 from ..times import utcnow
+from .server_tools import free_port
 from .test_payment import AccountingMixin
+from .test_portal import Sink
 from .tools import IspTestCase
 
 GROUPS = ['admin', 'cashier', 'accountant', 'technician', 'support', 'viewer']
@@ -815,3 +820,57 @@ class RightsTestCase(AccountingMixin, IspTestCase):
             Wizard.execute(session_id, data, 'correct')
         self.assertEqual(Service(self.s1.id).paid_until,
             before - dt.timedelta(days=2))
+
+    # --- the portal invitation ---
+
+    @contextmanager
+    def mail_sink(self):
+        "An SMTP sink on a free port, and the portal's reset link address"
+        sink = Sink()
+        smtp = Controller(sink, hostname='127.0.0.1', port=free_port())
+        smtp.start()
+        saved = {(s, o): config.get(s, o) for s, o in [
+                ('email', 'uri'), ('web', 'reset_password_url')]}
+        config.set('email', 'uri', 'smtp://127.0.0.1:%s' % smtp.port)
+        config.set('web', 'reset_password_url', 'http://localhost/reset')
+        try:
+            yield sink
+        finally:
+            smtp.stop()
+            for (section, option), value in saved.items():
+                if value is None:
+                    config._config.remove_option(section, option)
+                    config._cache_clear()
+                else:
+                    config.set(section, option, value)
+
+    @with_transaction()
+    def test_invite_to_portal_groups(self):
+        """Invite to Portal mails a login link: refused to viewers,
+        technicians (even on the customer's router) and accountants"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        WebUser = pool.get('web.user')
+        self.setup_world()
+        Party.write([self.customer], {'contact_mechanisms': [('create', [{
+                            'type': 'email', 'value': 'alice@example.com'}])]})
+        with self.mail_sink() as sink:
+            for group in ['viewer', 'technician', 'accountant']:
+                user = self.staff(group, routers=[self.r1])
+                with self.subTest(group=group), self.as_user(user):
+                    # the customer is readable: the refusal is the button's
+                    self.assertEqual(
+                        Party(self.customer.id).rec_name, 'Alice')
+                    with self.assertRaises(AccessButtonError):
+                        Party.isp_invite_portal([Party(self.customer.id)])
+            self.assertEqual(WebUser.search([], count=True), 0)
+            self.assertEqual(sink.messages, [])
+            for n, group in enumerate(['admin', 'cashier', 'support'], 1):
+                user = self.staff(group, routers=[self.r1])
+                with self.subTest(group=group), self.as_user(user):
+                    Party.isp_invite_portal([Party(self.customer.id)])
+                messages = sink.wait(n)
+                self.assertEqual(len(messages), n)
+                self.assertIn('alice@example.com', messages[-1]['To'])
+        user, = WebUser.search([])
+        self.assertEqual(user.party, self.customer)
