@@ -19,7 +19,6 @@ import datetime as dt
 import os
 import sys
 import time
-from types import SimpleNamespace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -112,8 +111,8 @@ def main():
         Method = pool.get('account.invoice.payment.method')
         Template = pool.get('product.template')
         Category = pool.get('product.category')
-        env = SimpleNamespace()
-        company = AccountingMixin.setup_accounting(env)
+        env = AccountingMixin()  # keeps the company, plan, router... it makes
+        company = env.setup_accounting()
         with set_company(company):
             category, = Category.search([('name', '=', 'Internet')])
             fibre = create_plan('Fibre 50M', price=40)
