@@ -1,9 +1,10 @@
 """Customer requests (request, feedback, complaint, inquiry) and their replies.
 
 Customers write them in the portal; staff handle them in the Requests inbox.
-A staff reply reaches the customer in the portal and by email, sent after
-the commit so that a reply that is rolled back is never mailed, and an SMTP
-outage fails the reply instead of losing the mail (strict data manager).
+A staff reply reaches the customer in the portal and by email, sent at the
+commit (:class:`ReplyMailer`) so that a reply that is rolled back is never
+mailed, and a mail the server does not take fails the reply with a clear
+message instead of being lost.
 """
 from email.message import EmailMessage
 
@@ -13,7 +14,9 @@ from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.sendmail import SMTPDataManager, send_message_transactional
+from trytond.sendmail import (
+    SMTPDataManager, get_smtp_server, send_message,
+    send_message_transactional)
 from trytond.tools.email_ import format_address, set_from_header
 from trytond.transaction import Transaction
 
@@ -251,6 +254,41 @@ class Request(Workflow, ModelSQL, ModelView):
         return reply
 
 
+class ReplyMailer(SMTPDataManager):
+    """Sends the reply mails while the transaction commits, strictly.
+
+    Tryton's strict data manager only connects before the commit and sends
+    after it, logging what the server refuses: a reply would be saved and
+    its mail lost.  This one sends every mail in the vote, before the
+    database commits: any SMTP error aborts the commit (the reply is not
+    saved) with a message staff can act on."""
+
+    def __eq__(self, other):
+        # never merged with another module's data manager into one
+        return isinstance(other, ReplyMailer) and super().__eq__(other)
+
+    def tpc_vote(self, trans):
+        try:
+            server = get_smtp_server(self.uri, strict=True)
+            try:
+                for from_addr, to_addrs, msg in self.queue:
+                    server = send_message(msg, from_addr, to_addrs,
+                        server=server, strict=True) or server
+            except BaseException:
+                server.close()
+                raise
+            server.quit()
+        except Exception as error:
+            raise RequestError(gettext(
+                    'isp_billing.msg_request_reply_mail_failed',
+                    error=str(error) or error.__class__.__name__)) from error
+        finally:
+            self.queue = []
+
+    def tpc_finish(self, trans):
+        self._finish()
+
+
 class RequestReply(ModelSQL, ModelView):
     "Customer Request Reply"
     __name__ = 'isp.request.reply'
@@ -317,7 +355,7 @@ class RequestReply(ModelSQL, ModelView):
     @classmethod
     def notify(cls, replies):
         """Mark the requests answered and mail each staff reply to its
-        customer; sent after the commit, an SMTP failure fails the reply"""
+        customer; sent at the commit, an SMTP failure fails the reply"""
         pool = Pool()
         Request = pool.get('isp.request')
         Email = pool.get('ir.email')
@@ -331,7 +369,7 @@ class RequestReply(ModelSQL, ModelView):
             if not customer.email:
                 continue
             if datamanager is None:
-                datamanager = SMTPDataManager(strict=True)
+                datamanager = ReplyMailer(strict=True)
             msg = EmailMessage()
             set_from_header(msg, from_, from_)
             msg['To'] = format_address(customer.email, customer.rec_name)

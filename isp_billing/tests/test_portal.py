@@ -26,7 +26,7 @@ from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
-from ..exceptions import PortalMailError
+from ..exceptions import PortalMailError, RequestError
 from .server_tools import free_port
 from .test_payment import AccountingMixin
 from .tools import (
@@ -46,8 +46,11 @@ class Sink:
     def __init__(self):
         self.messages = []
         self.lock = threading.Lock()
+        self.refuse = False  # answer 554 to the mail, as a full mailbox
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return '554 Transaction failed: mailbox unavailable'
         with self.lock:
             self.messages.append(email.message_from_bytes(
                     envelope.content, policy=email.policy.default))
@@ -678,7 +681,7 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         uri = config.get('email', 'uri')
         config.set('email', 'uri', 'smtp://127.0.0.1:%d' % free_port())
         try:
-            with self.assertRaises(Exception):
+            with self.assertRaises(RequestError) as cm:
                 with Transaction().start(DB_NAME, 0) as transaction:
                     Request = pool.get('isp.request')
                     with as_user(pool.get('res.user')(self.support.id)):
@@ -687,10 +690,49 @@ class PortalTestCase(AccountingMixin, IspTestCase):
                     transaction.commit()
         finally:
             config.set('email', 'uri', uri)
+        self.assertIn('The reply was not saved', str(cm.exception))
+        self.assertIn('Connection refused', str(cm.exception))
         with Transaction().start(DB_NAME, 0, readonly=True):
             request = pool.get('isp.request')(request_id)
             self.assertEqual(request.state, 'open')
             self.assertEqual(len(request.replies), 0)
+
+    def test_staff_reply_refused_by_the_mail_server(self):
+        """The server takes the connection but refuses the mail: the reply
+        is not saved (it was lost before, logged only); later it goes"""
+        pool = Pool(DB_NAME)
+        client, _ = self.login()
+        request_id = self.submit(client, 'Mailbox full')
+        mails = len(self.sink.messages)
+
+        def reply():
+            with Transaction().start(DB_NAME, 0) as transaction:
+                Request = pool.get('isp.request')
+                with as_user(pool.get('res.user')(self.support.id)):
+                    Request.write([Request(request_id)], {'replies': [
+                                ('create', [{'text': 'We are on it'}])]})
+                transaction.commit()
+        self.sink.refuse = True
+        try:
+            with self.assertRaises(RequestError) as cm:
+                reply()
+        finally:
+            self.sink.refuse = False
+        self.assertIn('The reply was not saved', str(cm.exception))
+        self.assertIn('554', str(cm.exception))
+        with Transaction().start(DB_NAME, 0, readonly=True):
+            request = pool.get('isp.request')(request_id)
+            self.assertEqual(request.state, 'open')
+            self.assertEqual(len(request.replies), 0)
+        self.assertEqual(len(self.sink.messages), mails)
+        reply()
+        messages = self.sink.wait(mails + 1)
+        self.assertEqual(len(messages), mails + 1)
+        self.assertIn('We are on it', body(messages[-1]))
+        with Transaction().start(DB_NAME, 0, readonly=True):
+            request = pool.get('isp.request')(request_id)
+            self.assertEqual(request.state, 'answered')
+            self.assertEqual(len(request.replies), 1)
 
     def test_staff_replies_are_a_record(self):
         "Staff cannot edit, delete or forge a customer's reply"
