@@ -550,8 +550,9 @@ def details(portal):
 
 # --- requests ---
 
-def request_view(record):
-    "A request of Request.portal_read as the pages show it"
+def request_view(record, timezone):
+    """A request of Request.portal_read as the pages show it, its times in
+    the customer's (company's) time zone like every date of the portal"""
     return {
         'id': record['id'],
         'kind': dict(REQUEST_KINDS).get(record['kind'], record['kind']),
@@ -559,13 +560,13 @@ def request_view(record):
         'text': record['text'],
         'state': record['state'],
         'state_text': REQUEST_STATES.get(record['state'], record['state']),
-        'date': fmt_ts(record['date']),
+        'date': fmt_ts(record['date'], timezone),
         'service': record['plan'],
         'replies': [{
                 'author': r['author'],
                 'who': "You" if r['author'] == 'customer' else "Our team",
                 'text': r['text'],
-                'date': fmt_ts(r['date']),
+                'date': fmt_ts(r['date'], timezone),
                 } for r in record['replies']],
         }
 
@@ -582,7 +583,8 @@ def request_read(portal, request_id):
 def requests_page(portal, status=HTTPStatus.OK, error=None, form=None):
     records = portal.pool.get('isp.request').portal_read(portal.customer_id)
     return portal.render('requests.html', status,
-        requests=[request_view(r) for r in records], kinds=REQUEST_KINDS,
+        requests=[request_view(r, portal.timezone()) for r in records],
+        kinds=REQUEST_KINDS,
         services=[service_view(s) for s in portal.services()],
         form=form or {'kind': 'request', 'subject': '', 'text': '',
             'service': ''},
@@ -621,7 +623,8 @@ def request_new(portal):
 @page('/request/<int:request_id>')
 def request_show(portal, request_id):
     return portal.render('request.html',
-        request=request_view(request_read(portal, request_id)), text='')
+        request=request_view(request_read(portal, request_id),
+            portal.timezone()), text='')
 
 
 @page('/request/<int:request_id>', methods=('POST',), readonly=False)
@@ -633,6 +636,7 @@ def request_reply(portal, request_id):
     except UserError as e:
         Transaction().rollback()
         return portal.render('request.html', HTTPStatus.BAD_REQUEST,
-            request=request_view(request_read(portal, record.id)),
+            request=request_view(request_read(portal, record.id),
+                portal.timezone()),
             error=e.message, text=text)
     return portal.redirect('/request/%d' % record.id)

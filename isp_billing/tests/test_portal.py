@@ -27,6 +27,7 @@ from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
 from ..exceptions import PortalMailError, RequestError
+from ..times import fmt_ts
 from .server_tools import free_port
 from .test_payment import AccountingMixin
 from .tools import (
@@ -342,7 +343,8 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             '/usage': 3,  # + usage months
             '/payments': 2,  # session, payments
             '/requests': 4,  # session, requests, replies, services
-            '/request/%d' % self.bob_request.id: 3,
+            # session, request, replies, services (the time zone)
+            '/request/%d' % self.bob_request.id: 4,
             # session, services (time zone), deliveries, their messages
             '/messages': 4,
             }
@@ -601,6 +603,31 @@ class PortalTestCase(AccountingMixin, IspTestCase):
             request, = Pool().get('isp.request').search(
                 [('subject', '=', subject)])
             return request.id
+
+    def test_request_times_in_the_company_time_zone(self):
+        "Request and reply times read as every portal date: company's zone"
+        pool = Pool(DB_NAME)
+
+        def set_timezone(timezone):
+            def write():
+                Company = pool.get('company.company')
+                Company.write([Company(self.company.id)],
+                    {'timezone': timezone})
+            committed(write, user=0)
+        with Transaction().start(DB_NAME, 0, readonly=True):
+            before = pool.get('company.company')(self.company.id).timezone
+        set_timezone('Africa/Dar_es_Salaam')  # UTC+3
+        self.addCleanup(set_timezone, before)
+        client, _ = self.login()
+        request_id = self.submit(client, 'What time is it?')
+        with Transaction().start(DB_NAME, 0, readonly=True):
+            written = pool.get('isp.request')(request_id).date
+        local = fmt_ts(written, 'Africa/Dar_es_Salaam')
+        self.assertNotEqual(local, fmt_ts(written))
+        page = self.text(client, '/request/%d' % request_id)
+        self.assertIn(local, page)
+        self.assertNotIn(fmt_ts(written), page)
+        self.assertIn(local, self.text(client, '/requests'))
 
     def test_request_bad_input(self):
         "Empty subject or text, unknown kind: a clear message, nothing saved"
