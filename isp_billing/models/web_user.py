@@ -52,9 +52,16 @@ def send_now(messages):
     be logged.)  The server is asked even with no message, so that an
     unknown address fails like a known one while SMTP is down."""
     server = get_smtp_server(strict=True)
+    sent = 0
     try:
         for msg in messages:
-            server = send_message(msg, server=server, strict=True) or server
+            try:
+                server = send_message(
+                    msg, server=server, strict=True) or server
+            except BaseException as error:
+                error.isp_sent = sent  # mails already gone (see callers)
+                raise
+            sent += 1
     except BaseException:
         server.close()
         raise
@@ -200,6 +207,14 @@ class WebUser(metaclass=PoolMeta):
             send_now(messages)
         except (OSError, smtplib.SMTPException) as e:
             logger.warning("portal invitation not sent: %s", e)
+            sent = getattr(e, 'isp_sent', 0)
+            if sent:
+                # their links die with this transaction: say who to invite
+                # again rather than let them find a dead link alone
+                raise PortalMailError(gettext(
+                        'isp_billing.msg_portal_invite_mail_failed_partway',
+                        error=e, customers=', '.join(
+                            m['To'] for m in messages[:sent]))) from e
             raise PortalMailError(gettext(
                     'isp_billing.msg_portal_invite_mail_failed',
                     error=e)) from e

@@ -48,9 +48,10 @@ class Sink:
         self.messages = []
         self.lock = threading.Lock()
         self.refuse = False  # answer 554 to the mail, as a full mailbox
+        self.refuse_to = set()  # ... only to these addresses
 
     async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
+        if self.refuse or self.refuse_to & set(envelope.rcpt_tos):
             return '554 Transaction failed: mailbox unavailable'
         with self.lock:
             self.messages.append(email.message_from_bytes(
@@ -871,6 +872,34 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         self.assertIn('frank@example.com', messages[-1]['To'])
         self.assertEqual(self.count('ir.email',
                 [('resource', '=', 'party.party,%d' % self.frank.id)]), 1)
+
+    def test_invite_refused_partway(self):
+        """The server takes the first invitation and refuses the second:
+        nothing is kept, and staff read who got a link that will not work"""
+        pool = Pool(DB_NAME)
+        mails = len(self.sink.messages)
+        emails = ['frank@example.com', 'dave@example.com']
+        before = [self.count('web.user', [('email', '=', e)]) for e in emails]
+        self.sink.refuse_to = {'dave@example.com'}
+        try:
+            with Transaction().start(DB_NAME, 0) as transaction:
+                Party = pool.get('party.party')
+                with as_user(pool.get('res.user')(self.support.id)):
+                    with self.assertRaises(PortalMailError) as cm:
+                        Party.isp_invite_portal([Party(self.frank.id),
+                                Party(self.dave.id)])
+                transaction.rollback()
+        finally:
+            self.sink.refuse_to = set()
+        text = str(cm.exception)
+        self.assertIn('Nobody was invited', text)
+        self.assertIn('frank@example.com', text)
+        self.assertIn('invite them again', text)
+        self.assertNotIn('dave@example.com', text.split('Nobody')[1])
+        self.assertEqual(len(self.sink.wait(mails + 1)), mails + 1)
+        self.assertEqual(
+            [self.count('web.user', [('email', '=', e)]) for e in emails],
+            before)
 
     def forgot(self, client, address, status):
         token = self.token(client, '/forgot')
