@@ -13,8 +13,10 @@ from collections import defaultdict
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from sql import Literal
 from sql.aggregate import Count, Sum
 from sql.functions import AtTimeZone, DateTrunc
+from sql.operators import Exists
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -468,6 +470,8 @@ class ReportData(Model):
         if routers is not None:
             where &= service.router.in_(routers)
         cursor = Transaction().connection.cursor()
+        no_service = gettext('isp_billing.msg_report_no_service')
+        loose = cls._customers_without_service(company, data, routers)
         count_cols = [
             column(gettext('isp_billing.msg_report_customer_count'),
                 'int', 12),
@@ -486,6 +490,10 @@ class ReportData(Model):
                     Count(service.customer, distinct=True), Count(service.id),
                     where=where, group_by=[key]))
             rows = sorted([show(k), n, m] for k, n, m in cursor)
+            if title == 'msg_report_by_customer_type':
+                rows = cls._add_counts(rows, [show(t) for _, _, t in loose])
+            elif title == 'msg_report_by_state' and loose:
+                rows.append([no_service, len(loose), 0])
             # a customer with services on two plans counts in both rows
             report['sheets'].append(sheet(gettext('isp_billing.' + title),
                     [column(gettext('isp_billing.' + label), 'text', 24)]
@@ -500,6 +508,10 @@ class ReportData(Model):
                 rname, states.get(state, state), cls._local(paid_until, tz))
             for (code, name, ctype, login, plan, rname, state, paid_until)
             in cursor]
+        if loose:
+            rows = sorted(rows + [(code or '', name, types.get(ctype) or none,
+                        '', '', '', no_service, None)
+                    for code, name, ctype in loose], key=lambda r: r[1])
         labels = [('msg_report_customer_code', 'text', 12),
             ('msg_report_customer', 'text', 26),
             ('msg_report_customer_type', 'text', 14),
@@ -513,6 +525,39 @@ class ReportData(Model):
                 [column(gettext('isp_billing.' + m), k, w)
                     for m, k, w in labels], rows, totals=False))
         return report
+
+    @classmethod
+    def _customers_without_service(cls, company, data, routers):
+        """[(code, name, type)] of the active customers with no service in
+        the company: a prospect or a former customer is still a customer.
+        None when the report is narrowed to a plan, a state or a router, or
+        the user sees only some routers (such a customer is on none)."""
+        if routers is not None or any(
+                data.get(k) for k in ('plan', 'state', 'router')):
+            return []
+        pool = Pool()
+        party = pool.get('party.party').__table__()
+        service = pool.get('isp.service').__table__()
+        where = ((party.isp_customer == Literal(True))
+            & (party.active == Literal(True))
+            & ~Exists(service.select(service.id,
+                    where=(service.customer == party.id)
+                    & (service.company == company.id))))
+        if data.get('customer_type'):
+            where &= party.isp_customer_type == data['customer_type']
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*party.select(party.isp_code, party.name,
+                party.isp_customer_type, where=where,
+                order_by=[party.name.asc, party.id.asc]))
+        return list(cursor)
+
+    @staticmethod
+    def _add_counts(rows, labels):
+        "rows [label, customers, services] plus one customer per label"
+        rows = {r[0]: list(r) for r in rows}
+        for label in labels:
+            rows.setdefault(label, [label, 0, 0])[1] += 1
+        return sorted(rows.values())
 
     # --- service plans ---
 

@@ -340,27 +340,35 @@ class ReportsTestCase(AccountingMixin, IspTestCase):
     def test_customers_report(self):
         "Counts by type, plan, state and router; the list; filters"
         self.setup_world()
+        # a customer without service yet (and a party that is no customer)
+        create_customer('Dave')
+        Pool().get('party.party').create([{'name': 'Supplier Ltd'}])
         book, _ = self.xlsx('customers', {})
         self.assertEqual(book.sheetnames, ['By Customer Type', 'By Plan',
                 'By State', 'By Router', 'Customer List'])
         _, rows, totals = table(book['By Customer Type'])
-        self.assertEqual(rows, [['Individual', 2, 2],
+        self.assertEqual(rows, [['Individual', 3, 2],
                 ['Organization', 1, 1]])
-        self.assertEqual(totals, ['Total', 3, 3])
+        self.assertEqual(totals, ['Total', 4, 3])
         _, rows, _ = table(book['By Plan'])
         self.assertEqual(rows, [['Fibre 50M', 1, 1], ['Home 10M', 2, 2]])
         _, rows, _ = table(book['By State'])
-        self.assertEqual(rows, [['Active', 2, 2], ['Draft', 1, 1]])
+        self.assertEqual(rows, [['Active', 2, 2], ['Draft', 1, 1],
+                ['No Service', 1, 0]])
         _, rows, _ = table(book['By Router'])
         self.assertEqual(rows, [['R1', 2, 2], ['R2', 1, 1]])
         header, rows, totals = table(book['Customer List'])
         self.assertIsNone(totals)
-        self.assertEqual([r[1] for r in rows], ['Alice', 'Bob Org', 'Carol'])
+        self.assertEqual([r[1] for r in rows],
+            ['Alice', 'Bob Org', 'Carol', 'Dave'])
         self.assertEqual(rows[0][7], dt.datetime(2026, 6, 13, 12, 0))
+        self.assertEqual(rows[3][2:8],
+            ['Individual', None, None, None, 'No Service', None])
         for filters, names in [
                 ({'router': self.r2.id}, ['Bob Org']),
                 ({'state': 'draft'}, ['Carol']),
-                ({'customer_type': 'individual'}, ['Alice', 'Carol']),
+                ({'customer_type': 'individual'}, ['Alice', 'Carol', 'Dave']),
+                ({'customer_type': 'organization'}, ['Bob Org']),
                 ({'plan': self.fibre.products[0].id}, ['Bob Org']),
                 ]:
             with self.subTest(filters=filters):
@@ -446,6 +454,7 @@ class ReportsTestCase(AccountingMixin, IspTestCase):
     def test_assigned_routers_only(self):
         "A user assigned to routers gets only their figures"
         self.setup_world()
+        create_customer('Dave')  # no service: on no router
         user = self.staff('accountant', routers=[self.r2])
         Report = Pool().get('isp.report.revenue.xlsx', type='report')
         with as_user(user):
@@ -465,4 +474,4 @@ class ReportsTestCase(AccountingMixin, IspTestCase):
             _, content, _, _ = Report.execute(
                 [], report_data('customers', 'xlsx', {}))
         _, rows, _ = table(workbook(content)['Customer List'])
-        self.assertEqual(len(rows), 3)
+        self.assertEqual(len(rows), 4)
