@@ -30,6 +30,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench_tools import pg_reachable, write_report  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'dashboard.txt')
 DB_NAME = os.environ.get('BENCH_DASHBOARD_DB', 'bench_isp_dashboard')
 MODELS = ['router_customers', 'customer_month', 'plan_services',
@@ -41,24 +42,6 @@ RUNS = 5
 PAGE = 100
 #: the limit of the board's list actions (data/dashboard.xml)
 LIMITS = {n: 100 for n in MODELS[4:]}
-
-
-def write_report(lines):
-    os.makedirs(os.path.dirname(REPORT), exist_ok=True)
-    text = '\n'.join(lines) + '\n'
-    with open(REPORT, 'w') as f:
-        f.write(text)
-    print(text, end='')
-
-
-def pg_reachable(uri):
-    try:
-        import psycopg
-        psycopg.connect(uri.rstrip('/') + '/postgres',
-            connect_timeout=3).close()
-        return True
-    except Exception as exc:  # noqa: BLE001
-        return exc
 
 
 def copy_rows(cursor, table, seed_id, count, special, joins=''):
@@ -325,7 +308,7 @@ def main():
     started = dt.datetime.now().isoformat(timespec='seconds')
     reachable = pg_reachable(args.uri)
     if reachable is not True:
-        write_report([
+        write_report(REPORT, [
                 f'dashboard benchmark ({started})',
                 f'SKIPPED: PostgreSQL not reachable at {args.uri}: '
                 f'{reachable}'])
@@ -394,7 +377,7 @@ def main():
         lines.append(f'{"isp.dashboard." + name:<32} {a[0]:>7.1f} '
             f'{a[1]:>7.1f} {a[2]:>5}  {t[0]:>10.1f} {t[1]:>7.1f} '
             f'{t[2]:>5}{flag}')
-    write_report(lines)
+    write_report(REPORT, lines)
     if not args.keep and not args.reuse:
         drop_db()
     return 0

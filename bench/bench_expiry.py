@@ -22,26 +22,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench_tools import pg_reachable, write_report  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'expiry.txt')
 DB_NAME = 'bench_isp_expiry'
-
-
-def write_report(lines):
-    os.makedirs(os.path.dirname(REPORT), exist_ok=True)
-    text = '\n'.join(lines) + '\n'
-    with open(REPORT, 'w') as f:
-        f.write(text)
-    print(text, end='')
-
-
-def pg_reachable(uri):
-    try:
-        import psycopg
-        psycopg.connect(uri.rstrip('/') + '/postgres',
-            connect_timeout=3).close()
-        return True
-    except Exception as exc:  # noqa: BLE001
-        return exc
 
 
 def main():
@@ -63,7 +46,7 @@ def main():
     started = dt.datetime.now().isoformat(timespec='seconds')
     reachable = pg_reachable(args.uri)
     if reachable is not True:
-        write_report([
+        write_report(REPORT, [
                 f'expiry sweep benchmark ({started})',
                 f'SKIPPED: PostgreSQL not reachable at {args.uri}: '
                 f'{reachable}'])
@@ -218,7 +201,7 @@ def main():
             f'set-based sweep)')
 
     import trytond
-    write_report([
+    write_report(REPORT, [
             f'expiry sweep benchmark ({started})',
             f'machine: {platform.machine()} {os.cpu_count()} cpu, '
             f'Python {platform.python_version()}, trytond '

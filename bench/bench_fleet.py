@@ -30,17 +30,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench_tools import Lines, pg_reachable  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'fleet.txt')
 PG_URI = os.environ.get(
     'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
 DB_NAME = 'bench_isp_fleet'
 PASSWORD = 'fleet-secret'
-
-
-class Lines(list):
-    def append(self, line):
-        super().append(line)
-        print(line, flush=True)
 
 
 def serve_sims(n, latency):
@@ -56,33 +51,10 @@ def serve_sims(n, latency):
         sim.stop()
 
 
-def pg_reachable(uri):
-    try:
-        import psycopg
-        psycopg.connect(uri.rstrip('/') + '/postgres',
-            connect_timeout=3).close()
-        return True
-    except Exception as exc:  # noqa: BLE001
-        return exc
-
-
 def committed(function):
-    """Run function as root in a committed transaction, restarted as the
-    server does when it asks for locks; return its result"""
-    from trytond.transaction import Transaction, TransactionError
-    extras = {}
-    while True:
-        with Transaction().start(DB_NAME, 0, context={}, **extras) \
-                as transaction:
-            try:
-                result = function()
-            except TransactionError as error:
-                transaction.rollback()
-                error.fix(extras)
-                continue
-            transaction.commit()
-            transaction.tasks.clear()
-            return result
+    "Run function as root in a committed transaction; return its result"
+    from isp_billing.tests.tools import committed
+    return committed(function, user=0, context={}, database=DB_NAME)
 
 
 def prepare(ports, services):

@@ -41,28 +41,11 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench_tools import pg_reachable, write_report  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'portal.txt')
 FIGURES = os.path.join(ROOT, 'var', 'bench', 'portal.json')
 DB_NAME = 'bench_isp_portal'
 PAGES = ['/', '/usage', '/payments', '/requests', '/details', '/request/%d']
-
-
-def write_report(lines):
-    os.makedirs(os.path.dirname(REPORT), exist_ok=True)
-    text = '\n'.join(lines) + '\n'
-    with open(REPORT, 'w') as f:
-        f.write(text)
-    print(text, end='')
-
-
-def pg_reachable(uri):
-    try:
-        import psycopg
-        psycopg.connect(uri.rstrip('/') + '/postgres',
-            connect_timeout=3).close()
-        return True
-    except Exception as exc:  # noqa: BLE001
-        return exc
 
 
 def build(customers):
@@ -434,7 +417,7 @@ def main():
     started = dt.datetime.now().isoformat(timespec='seconds')
     reachable = pg_reachable(args.uri)
     if reachable is not True:
-        write_report([f'portal benchmark ({started})',
+        write_report(REPORT, [f'portal benchmark ({started})',
                 f'SKIPPED: PostgreSQL not reachable at {args.uri}: '
                 f'{reachable}'])
         return 0
@@ -472,7 +455,7 @@ def main():
         print(f'{kind}: realistic p95 {ms(result["realistic"]["p95"])} ms,'
             f' stress p95 {ms(result["stress"]["p95"])} ms', flush=True)
 
-    write_report(report_lines(results, args, started, t_build,
+    write_report(REPORT, report_lines(results, args, started, t_build,
             len(customers)))
     with open(FIGURES, 'w') as f:
         json.dump({'customers': len(customers), 'rounds': args.rounds,

@@ -23,6 +23,7 @@ from importlib import metadata
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench_tools import Lines  # noqa: E402
 
 from isp_billing.routeros import (  # noqa: E402
     DesiredProfile, DesiredUser, RouterConfig, rate_limit, reconcile,
@@ -97,14 +98,6 @@ def naive_sync(config, users, profiles):
             else:
                 session.add(menus.users, attrs)
         return session.commands
-
-
-class Lines(list):
-    """Report lines, echoed as they come (a full run takes minutes)."""
-
-    def append(self, line):
-        super().append(line)
-        print(line, flush=True)
 
 
 def timed(function, *args):

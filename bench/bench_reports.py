@@ -22,27 +22,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench_tools import pg_reachable, write_report  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'reports.txt')
 DB_NAME = 'bench_isp_reports'
 YEAR = 2026
-
-
-def write_report(lines):
-    os.makedirs(os.path.dirname(REPORT), exist_ok=True)
-    text = '\n'.join(lines) + '\n'
-    with open(REPORT, 'w') as f:
-        f.write(text)
-    print(text, end='')
-
-
-def pg_reachable(uri):
-    try:
-        import psycopg
-        psycopg.connect(uri.rstrip('/') + '/postgres',
-            connect_timeout=3).close()
-        return True
-    except Exception as exc:  # noqa: BLE001
-        return exc
 
 
 def copy_rows(cursor, table, seed_id, count, special):
@@ -80,7 +63,7 @@ def main():
     started = dt.datetime.now().isoformat(timespec='seconds')
     reachable = pg_reachable(args.uri)
     if reachable is not True:
-        write_report([f'reports benchmark ({started})',
+        write_report(REPORT, [f'reports benchmark ({started})',
                 f'SKIPPED: PostgreSQL not reachable at {args.uri}: '
                 f'{reachable}'])
         return 0
@@ -227,7 +210,7 @@ def main():
         'goal: <= 5 s for the one-year report']
     for label, seconds in results:
         lines.append(f'  {label:<58} {seconds:7.2f} s')
-    write_report(lines)
+    write_report(REPORT, lines)
     if not args.keep:
         drop_db()
     return 0

@@ -38,20 +38,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench_tools import Lines, pg_reachable  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, 'bench'))
 REPORT = os.path.join(ROOT, 'var', 'bench', 'sync.txt')
 PG_URI = os.environ.get(
     'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
-
-
-def pg_reachable(uri):
-    try:
-        import psycopg
-        psycopg.connect(uri.rstrip('/') + '/postgres',
-            connect_timeout=3).close()
-        return True
-    except Exception as exc:  # noqa: BLE001
-        return exc
 
 
 def percentile(values, p):
@@ -63,18 +54,11 @@ def percentile(values, p):
     return values[low] + (values[high] - values[low]) * (k - low)
 
 
-class Lines(list):
-    def append(self, line):
-        super().append(line)
-        print(line, flush=True)
-
-
 # --- child: one backend ---------------------------------------------------
 
 def run_backend(args):
     from trytond.tests.test_tryton import activate_module, drop_db, DB_NAME
     from trytond.pool import Pool
-    from trytond.transaction import Transaction
     from trytond import backend
 
     out = Lines()
@@ -97,23 +81,13 @@ def run_backend(args):
 
 
 def transaction_retry(database, function, user=0, context=None):
-    "Run function in a committed transaction, retried on a lock restart"
-    from trytond.transaction import Transaction, TransactionError
-    extras = {}
-    while True:
-        with Transaction().start(database, user, context=context or {},
-                **extras) as transaction:
-            try:
-                result = function()
-            except TransactionError as e:
-                transaction.rollback()
-                transaction.tasks.clear()
-                e.fix(extras)
-                continue
-            transaction.commit()
-            tasks = list(transaction.tasks)
-            transaction.tasks.clear()
-            return result, tasks
+    """Run function in a committed transaction, retried on a lock restart;
+    return its result and the tasks it queued"""
+    from isp_billing.tests.tools import committed
+    tasks = []
+    result = committed(function, user=user, context=context or {},
+        database=database, tasks=tasks)
+    return result, tasks
 
 
 def scenario(out, database, n, latency, payments, sample):

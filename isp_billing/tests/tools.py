@@ -26,10 +26,11 @@ class IspTestCase(TestCase):
         drop_db()
 
 
-def committed(function, user=1, context=None, database=DB_NAME):
+def committed(function, user=1, context=None, database=DB_NAME, tasks=None):
     """Run function in a transaction of its own and commit it, restarted
     as trytond's dispatcher does when it asks for locks; return its result.
-    The tasks it queued are left out (run them where they matter)."""
+    The tasks it queued are left out (run them where they matter), or
+    added to the list ``tasks``."""
     extras = {}
     while True:
         with Transaction().start(database, user, context=context,
@@ -42,6 +43,8 @@ def committed(function, user=1, context=None, database=DB_NAME):
                 error.fix(extras)
                 continue
             transaction.commit()
+            if tasks is not None:
+                tasks.extend(transaction.tasks)
             transaction.tasks.clear()
             return result
 
