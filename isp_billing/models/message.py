@@ -27,13 +27,14 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.sendmail import get_smtp_server, send_message
+from trytond.sendmail import send_message
 from trytond.tools import grouped_slice
 from trytond.tools.email_ import format_address, set_from_header
 from trytond.transaction import Transaction
 
 from .. import sms
 from ..exceptions import MessageError
+from ..mail import smtp_server
 from ..times import utcnow
 from .ir import assigned_router_ids
 from .service import STATES as SERVICE_STATES
@@ -609,7 +610,7 @@ class Delivery(ModelSQL, ModelView):
         if not todo:
             return
         try:
-            server = get_smtp_server(strict=True)
+            server = smtp_server()
         except Exception as e:
             logger.warning("SMTP server unreachable: %s", e)
             for delivery in todo:
@@ -668,6 +669,6 @@ def _connected(server):
 
 def _reconnect():
     try:
-        return get_smtp_server(strict=True)
+        return smtp_server()
     except Exception:
         return None

@@ -15,12 +15,12 @@ from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.sendmail import (
-    SMTPDataManager, get_smtp_server, send_message,
-    send_message_transactional)
+    SMTPDataManager, send_message, send_message_transactional)
 from trytond.tools.email_ import format_address, set_from_header
 from trytond.transaction import Transaction
 
 from ..exceptions import RequestError
+from ..mail import smtp_server
 from ..times import utcnow
 from .service import plan_name
 
@@ -269,7 +269,7 @@ class ReplyMailer(SMTPDataManager):
 
     def tpc_vote(self, trans):
         try:
-            server = get_smtp_server(self.uri, strict=True)
+            server = smtp_server(self.uri)
             try:
                 for from_addr, to_addrs, msg in self.queue:
                     server = send_message(msg, from_addr, to_addrs,

@@ -23,13 +23,14 @@ from trytond import config
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.pool import Pool, PoolMeta
-from trytond.sendmail import get_smtp_server, send_message
+from trytond.sendmail import send_message
 from trytond.tools.email_ import format_address, set_from_header
 from trytond.transaction import Transaction
 from trytond.url import host
 
 from .. import portal  # noqa: F401 registers the portal's HTTP routes
 from ..exceptions import PortalError, PortalMailError
+from ..mail import smtp_server
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def send_now(messages):
     after the commit, as send_message_transactional does, a failure can only
     be logged.)  The server is asked even with no message, so that an
     unknown address fails like a known one while SMTP is down."""
-    server = get_smtp_server(strict=True)
+    server = smtp_server()
     sent = 0
     try:
         for msg in messages:

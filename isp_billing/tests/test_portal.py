@@ -11,6 +11,7 @@ import email
 import email.policy
 import html
 import re
+import socket
 import threading
 import urllib.parse
 from contextlib import contextmanager
@@ -900,6 +901,38 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         self.assertEqual(
             [self.count('web.user', [('email', '=', e)]) for e in emails],
             before)
+
+    def test_invite_smtp_silent(self):
+        """A mail server that takes the connection and never answers: the
+        invitation fails after [isp_billing] smtp_timeout, it does not hold
+        the staff request for ever"""
+        pool = Pool(DB_NAME)
+        uri = config.get('email', 'uri')
+        timeout = config.get('isp_billing', 'smtp_timeout')
+        if not config.has_section('isp_billing'):
+            config.add_section('isp_billing')
+        with socket.socket() as silent:
+            silent.bind(('127.0.0.1', 0))
+            silent.listen()
+            config.set('email', 'uri',
+                'smtp://127.0.0.1:%d' % silent.getsockname()[1])
+            config.set('isp_billing', 'smtp_timeout', '1')
+            try:
+                with Transaction().start(DB_NAME, 0) as transaction:
+                    Party = pool.get('party.party')
+                    with as_user(pool.get('res.user')(self.support.id)):
+                        with self.assertRaises(PortalMailError) as cm:
+                            Party.isp_invite_portal([Party(self.frank.id)])
+                    transaction.rollback()
+            finally:
+                config.set('email', 'uri', uri)
+                if timeout is None:
+                    config._config.remove_option('isp_billing', 'smtp_timeout')
+                    config._cache_clear()
+                else:
+                    config.set('isp_billing', 'smtp_timeout', timeout)
+        self.assertIn('timed out', str(cm.exception))
+        self.assertIn('Nobody was invited', str(cm.exception))
 
     def forgot(self, client, address, status):
         token = self.token(client, '/forgot')
