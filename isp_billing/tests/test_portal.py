@@ -704,64 +704,56 @@ class PortalTestCase(AccountingMixin, IspTestCase):
 
     def test_staff_reply_smtp_down(self):
         "SMTP down: the staff reply fails, nothing is saved or marked"
-        pool = Pool(DB_NAME)
         client, _ = self.login()
         request_id = self.submit(client, 'While SMTP is down')
         uri = config.get('email', 'uri')
         config.set('email', 'uri', 'smtp://127.0.0.1:%d' % free_port())
         try:
             with self.assertRaises(RequestError) as cm:
-                with Transaction().start(DB_NAME, 0) as transaction:
-                    Request = pool.get('isp.request')
-                    with as_user(pool.get('res.user')(self.support.id)):
-                        Request.write([Request(request_id)], {'replies': [
-                                    ('create', [{'text': 'Lost?'}])]})
-                    transaction.commit()
+                self.staff_reply(request_id, 'Lost?')
         finally:
             config.set('email', 'uri', uri)
         self.assertIn('The reply was not saved', str(cm.exception))
         self.assertIn('Connection refused', str(cm.exception))
+        self.assertEqual(self.request_state(request_id), ('open', 0))
+
+    def staff_reply(self, request_id, text):
+        "Support writes a reply to the request and commits"
+        pool = Pool(DB_NAME)
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Request = pool.get('isp.request')
+            with as_user(pool.get('res.user')(self.support.id)):
+                Request.write([Request(request_id)], {'replies': [
+                            ('create', [{'text': text}])]})
+            transaction.commit()
+
+    def request_state(self, request_id):
+        "(state, number of replies) of the request as saved"
         with Transaction().start(DB_NAME, 0, readonly=True):
-            request = pool.get('isp.request')(request_id)
-            self.assertEqual(request.state, 'open')
-            self.assertEqual(len(request.replies), 0)
+            request = Pool(DB_NAME).get('isp.request')(request_id)
+            return request.state, len(request.replies)
 
     def test_staff_reply_refused_by_the_mail_server(self):
         """The server takes the connection but refuses the mail: the reply
         is not saved (it was lost before, logged only); later it goes"""
-        pool = Pool(DB_NAME)
         client, _ = self.login()
         request_id = self.submit(client, 'Mailbox full')
         mails = len(self.sink.messages)
-
-        def reply():
-            with Transaction().start(DB_NAME, 0) as transaction:
-                Request = pool.get('isp.request')
-                with as_user(pool.get('res.user')(self.support.id)):
-                    Request.write([Request(request_id)], {'replies': [
-                                ('create', [{'text': 'We are on it'}])]})
-                transaction.commit()
         self.sink.refuse = True
         try:
             with self.assertRaises(RequestError) as cm:
-                reply()
+                self.staff_reply(request_id, 'We are on it')
         finally:
             self.sink.refuse = False
         self.assertIn('The reply was not saved', str(cm.exception))
         self.assertIn('554', str(cm.exception))
-        with Transaction().start(DB_NAME, 0, readonly=True):
-            request = pool.get('isp.request')(request_id)
-            self.assertEqual(request.state, 'open')
-            self.assertEqual(len(request.replies), 0)
+        self.assertEqual(self.request_state(request_id), ('open', 0))
         self.assertEqual(len(self.sink.messages), mails)
-        reply()
+        self.staff_reply(request_id, 'We are on it')
         messages = self.sink.wait(mails + 1)
         self.assertEqual(len(messages), mails + 1)
         self.assertIn('We are on it', body(messages[-1]))
-        with Transaction().start(DB_NAME, 0, readonly=True):
-            request = pool.get('isp.request')(request_id)
-            self.assertEqual(request.state, 'answered')
-            self.assertEqual(len(request.replies), 1)
+        self.assertEqual(self.request_state(request_id), ('answered', 1))
 
     def test_staff_replies_are_a_record(self):
         "Staff cannot edit, delete or forge a customer's reply"
@@ -994,7 +986,7 @@ class PortalTestCase(AccountingMixin, IspTestCase):
         self.choose_password(self.reset_link(messages[-1]), 'Bob-New-2026!')
         self.login(('bob@example.com', 'Bob-New-2026!'))
         with Transaction().start(DB_NAME, 0):
-            WebUser = pool = Pool().get('web.user')
+            WebUser = Pool().get('web.user')
             user, = WebUser.search([('email', '=', BOB[0])])
             user.password = BOB[1]
             user.save()
