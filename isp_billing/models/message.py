@@ -37,6 +37,7 @@ from ..exceptions import MessageError
 from ..mail import smtp_server
 from ..times import utcnow
 from .ir import assigned_router_ids
+from .party import CUSTOMER_TYPES
 from .service import STATES as SERVICE_STATES
 from .sync import BackgroundRunner, in_background
 
@@ -61,10 +62,6 @@ CHANNELS = [
     ('email', "Email"),
     ('portal', "Portal"),
     ('sms', "SMS"),
-    ]
-CUSTOMER_TYPES = [
-    ('individual', "Individual"),
-    ('organization', "Organization"),
     ]
 
 

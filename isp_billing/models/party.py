@@ -5,6 +5,12 @@ from trytond.pyson import Eval
 
 from ..times import minute_timestamp
 
+#: what kind of customer a party is (reports, messages and the portal too)
+CUSTOMER_TYPES = [
+    ('individual', "Individual"),
+    ('organization', "Organization"),
+    ]
+
 
 class Party(metaclass=PoolMeta):
     __name__ = 'party.party'
@@ -12,11 +18,8 @@ class Party(metaclass=PoolMeta):
     isp_customer = fields.Boolean(
         "ISP Customer",
         help="Check for parties that buy internet service from the ISP.")
-    isp_customer_type = fields.Selection([
-            (None, ""),
-            ('individual', "Individual"),
-            ('organization', "Organization"),
-            ], "Customer Type",
+    isp_customer_type = fields.Selection(
+        [(None, "")] + CUSTOMER_TYPES, "Customer Type",
         states={
             'required': Eval('isp_customer', False),
             'invisible': ~Eval('isp_customer', False),

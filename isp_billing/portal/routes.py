@@ -34,6 +34,7 @@ from trytond.transaction import Transaction
 from trytond.wsgi import app
 
 from ..exceptions import PortalMailError
+from ..models.party import CUSTOMER_TYPES
 from ..times import fmt_ts
 
 logger = logging.getLogger(__name__)
@@ -514,10 +515,6 @@ def details_view(party):
         'postal_code': (address.postal_code or '') if address else '',
         'city': (address.city or '') if address else '',
         }
-
-
-CUSTOMER_TYPES = [('individual', "Individual"),
-    ('organization', "Organization")]
 
 
 @page('/details')

@@ -7,11 +7,11 @@ from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.wizard import Button, StateReport, StateView, Wizard
 
-CUSTOMER_TYPES = [
-    (None, ""),
-    ('individual', "Individual"),
-    ('organization', "Organization"),
-    ]
+from ..models.party import CUSTOMER_TYPES
+from ..models.service import STATES as SERVICE_STATES
+
+#: a filter on the customer type, empty for all
+CUSTOMER_TYPE_FILTER = [(None, "")] + CUSTOMER_TYPES
 
 
 def _today():
@@ -83,7 +83,7 @@ class RevenueReportStart(RangeMixin, ModelView):
             ('month', "Month"),
             ], "Totals By", required=True)
     payment_method = _payment_method()
-    customer_type = fields.Selection(CUSTOMER_TYPES, "Customer Type")
+    customer_type = fields.Selection(CUSTOMER_TYPE_FILTER, "Customer Type")
     plan = _plan()
     router = fields.Many2One('isp.router', "Router",
         context={'active_test': False})
@@ -117,16 +117,10 @@ class CustomersReportStart(ModelView):
     "Customers Report"
     __name__ = 'isp.report.customers.start'
     __string__ = "Customers Report"
-    customer_type = fields.Selection(CUSTOMER_TYPES, "Customer Type")
+    customer_type = fields.Selection(CUSTOMER_TYPE_FILTER, "Customer Type")
     plan = _plan()
-    state = fields.Selection([
-            (None, ""),
-            ('draft', "Draft"),
-            ('active', "Active"),
-            ('expired', "Expired"),
-            ('suspended', "Suspended"),
-            ('cancelled', "Cancelled"),
-            ], "Service State")
+    state = fields.Selection(
+        [(None, "")] + SERVICE_STATES, "Service State")
     router = fields.Many2One('isp.router', "Router",
         context={'active_test': False})
 
@@ -167,7 +161,7 @@ class PaymentsReportStart(RangeMixin, ModelView):
     __name__ = 'isp.report.payments.start'
     __string__ = "Payment Information"
     payment_method = _payment_method()
-    customer_type = fields.Selection(CUSTOMER_TYPES, "Customer Type")
+    customer_type = fields.Selection(CUSTOMER_TYPE_FILTER, "Customer Type")
     plan = _plan()
     router = fields.Many2One('isp.router', "Router",
         context={'active_test': False})
