@@ -30,7 +30,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench_tools import pg_reachable, write_report  # noqa: E402
+from bench_tools import PG_URI, start_on_postgresql, write_report  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'dashboard.txt')
 DB_NAME = os.environ.get('BENCH_DASHBOARD_DB', 'bench_isp_dashboard')
 MODELS = ['router_customers', 'customer_month', 'plan_services',
@@ -297,27 +297,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--services', type=int, default=100_000)
     parser.add_argument('--lines', type=int, default=1_000_000)
-    parser.add_argument('--uri', default=os.environ.get(
-            'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/'))
+    parser.add_argument('--uri', default=PG_URI)
     parser.add_argument('--keep', action='store_true',
         help="keep the database (%s) after the run" % DB_NAME)
     parser.add_argument('--reuse', action='store_true',
         help="measure on the database kept by --keep (no build)")
     args = parser.parse_args()
 
-    started = dt.datetime.now().isoformat(timespec='seconds')
-    reachable = pg_reachable(args.uri)
-    if reachable is not True:
-        write_report(REPORT, [
-                f'dashboard benchmark ({started})',
-                f'SKIPPED: PostgreSQL not reachable at {args.uri}: '
-                f'{reachable}'])
+    started = start_on_postgresql(args.uri, REPORT, 'dashboard benchmark', DB_NAME,
+        'dash-pg-bench')
+    if started is None:
         return 0
-
-    os.environ['TRYTOND_DATABASE_URI'] = args.uri
-    os.environ['DB_NAME'] = DB_NAME
-    os.environ.setdefault(
-        'DB_CACHE', os.path.join(ROOT, 'var', 'cache', 'dash-pg-bench'))
     from trytond.pool import Pool
     from trytond.tests.test_tryton import activate_module, drop_db
 

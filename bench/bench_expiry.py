@@ -22,7 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench_tools import pg_reachable, write_report  # noqa: E402
+from bench_tools import PG_URI, start_on_postgresql, write_report  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'expiry.txt')
 DB_NAME = 'bench_isp_expiry'
 
@@ -37,25 +37,15 @@ def main():
         help="also time the ORM path (the workflow transition by chunks, "
         "what the sweep falls back to when ir.trigger records watch "
         "services) on the same services: ~60 s at 100,000")
-    parser.add_argument('--uri', default=os.environ.get(
-            'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/'))
+    parser.add_argument('--uri', default=PG_URI)
     parser.add_argument('--keep', action='store_true',
         help="keep the database (%s) after the run" % DB_NAME)
     args = parser.parse_args()
 
-    started = dt.datetime.now().isoformat(timespec='seconds')
-    reachable = pg_reachable(args.uri)
-    if reachable is not True:
-        write_report(REPORT, [
-                f'expiry sweep benchmark ({started})',
-                f'SKIPPED: PostgreSQL not reachable at {args.uri}: '
-                f'{reachable}'])
+    started = start_on_postgresql(args.uri, REPORT, 'expiry sweep benchmark', DB_NAME,
+        'pay-pg-bench')
+    if started is None:
         return 0
-
-    os.environ['TRYTOND_DATABASE_URI'] = args.uri
-    os.environ['DB_NAME'] = DB_NAME
-    os.environ.setdefault(
-        'DB_CACHE', os.path.join(ROOT, 'var', 'cache', 'pay-pg-bench'))
     from trytond.tests.test_tryton import activate_module, drop_db
     from trytond.pool import Pool
     from trytond.transaction import Transaction

@@ -30,10 +30,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench_tools import Lines, pg_reachable  # noqa: E402
+from bench_tools import PG_URI, Lines, pg_reachable  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'fleet.txt')
-PG_URI = os.environ.get(
-    'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
 DB_NAME = 'bench_isp_fleet'
 PASSWORD = 'fleet-secret'
 

@@ -41,7 +41,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench_tools import pg_reachable, write_report  # noqa: E402
+from bench_tools import PG_URI, start_on_postgresql, write_report  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'portal.txt')
 FIGURES = os.path.join(ROOT, 'var', 'bench', 'portal.json')
 DB_NAME = 'bench_isp_portal'
@@ -410,22 +410,13 @@ def main():
     parser.add_argument('--threads', type=int, default=4,
         help="threads per gunicorn worker")
     parser.add_argument('--no-logins', dest='logins', action='store_false')
-    parser.add_argument('--uri', default=os.environ.get(
-            'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/'))
+    parser.add_argument('--uri', default=PG_URI)
     args = parser.parse_args()
 
-    started = dt.datetime.now().isoformat(timespec='seconds')
-    reachable = pg_reachable(args.uri)
-    if reachable is not True:
-        write_report(REPORT, [f'portal benchmark ({started})',
-                f'SKIPPED: PostgreSQL not reachable at {args.uri}: '
-                f'{reachable}'])
+    started = start_on_postgresql(args.uri, REPORT, 'portal benchmark', DB_NAME,
+        'portal-pg-bench')
+    if started is None:
         return 0
-
-    os.environ['TRYTOND_DATABASE_URI'] = args.uri
-    os.environ['DB_NAME'] = DB_NAME
-    os.environ.setdefault(
-        'DB_CACHE', os.path.join(ROOT, 'var', 'cache', 'portal-pg-bench'))
     from trytond.tests.test_tryton import activate_module, drop_db
     from trytond.pool import Pool
     from trytond.transaction import Transaction, TransactionError

@@ -22,7 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench_tools import pg_reachable, write_report  # noqa: E402
+from bench_tools import PG_URI, start_on_postgresql, write_report  # noqa: E402
 REPORT = os.path.join(ROOT, 'var', 'bench', 'reports.txt')
 DB_NAME = 'bench_isp_reports'
 YEAR = 2026
@@ -52,26 +52,17 @@ def main():
     parser.add_argument('--payments', type=int, default=1_000_000)
     parser.add_argument('--services', type=int, default=100_000)
     parser.add_argument('--customers', type=int, default=10_000)
-    parser.add_argument('--uri', default=os.environ.get(
-            'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/'))
+    parser.add_argument('--uri', default=PG_URI)
     parser.add_argument('--keep', action='store_true',
         help="keep the database (%s) after the run" % DB_NAME)
     parser.add_argument('--reuse', action='store_true',
         help="time the reports on the database kept by --keep")
     args = parser.parse_args()
 
-    started = dt.datetime.now().isoformat(timespec='seconds')
-    reachable = pg_reachable(args.uri)
-    if reachable is not True:
-        write_report(REPORT, [f'reports benchmark ({started})',
-                f'SKIPPED: PostgreSQL not reachable at {args.uri}: '
-                f'{reachable}'])
+    started = start_on_postgresql(args.uri, REPORT, 'reports benchmark', DB_NAME,
+        'reports-pg-bench')
+    if started is None:
         return 0
-
-    os.environ['TRYTOND_DATABASE_URI'] = args.uri
-    os.environ['DB_NAME'] = DB_NAME
-    os.environ.setdefault(
-        'DB_CACHE', os.path.join(ROOT, 'var', 'cache', 'reports-pg-bench'))
     from trytond.tests.test_tryton import activate_module, drop_db
     from trytond.pool import Pool
     from trytond.transaction import Transaction, TransactionError

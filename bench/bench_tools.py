@@ -1,7 +1,13 @@
 """What the benchmarks share: reaching PostgreSQL, echoing and writing a
 report.  Benchmarks run as scripts (``python bench/bench_x.py``), so this
 module is imported from their own folder."""
+import datetime as dt
 import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: where the benchmarks find PostgreSQL unless BENCH_DATABASE_URI says
+PG_URI = os.environ.get(
+    'BENCH_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
 
 
 class Lines(list):
@@ -30,3 +36,21 @@ def write_report(path, lines):
     with open(path, 'w') as f:
         f.write(text)
     print(text, end='')
+
+
+def start_on_postgresql(uri, report, title, database, cache):
+    """Point Tryton (before it is imported) at ``database`` on ``uri``, its
+    initialised database cached in var/cache/<cache> unless DB_CACHE says
+    otherwise; return the start time, or None after writing a SKIPPED
+    report when no PostgreSQL answers there"""
+    started = dt.datetime.now().isoformat(timespec='seconds')
+    reachable = pg_reachable(uri)
+    if reachable is not True:
+        write_report(report, [f'{title} ({started})',
+                f'SKIPPED: PostgreSQL not reachable at {uri}: {reachable}'])
+        return None
+    os.environ['TRYTOND_DATABASE_URI'] = uri
+    os.environ['DB_NAME'] = database
+    os.environ.setdefault(
+        'DB_CACHE', os.path.join(ROOT, 'var', 'cache', cache))
+    return started
