@@ -24,6 +24,8 @@ from trytond.transaction import Transaction
 
 from ..times import company_timezone, utcnow
 from .ir import assigned_router_ids
+from .request import STATES as REQUEST_STATES
+from .router import STATUS as ROUTER_STATUS
 
 try:
     from zoneinfo import ZoneInfo
@@ -619,11 +621,7 @@ class RouterProblem(ModelSQL, ModelView):
     __string__ = "Routers Offline or Out of Sync"
 
     router = fields.Many2One('isp.router', "Router", readonly=True)
-    status = fields.Selection([
-            ('unknown', "Unknown"),
-            ('online', "Online"),
-            ('offline', "Offline"),
-            ], "Status", readonly=True)
+    status = fields.Selection(ROUTER_STATUS, "Status", readonly=True)
     last_seen = fields.Timestamp("Last Seen", readonly=True)
     last_sync = fields.Timestamp("Last Sync", readonly=True)
     sync_error = fields.Text("Last Sync Error", readonly=True)
@@ -675,11 +673,9 @@ class RequestCount(ModelSQL, ModelView):
     __name__ = 'isp.dashboard.request_count'
     __string__ = "Customer Requests to Handle"
 
-    state = fields.Selection([
-            ('open', "Open"),
-            ('in_progress', "In Progress"),
-            ('answered', "Answered"),
-            ], "State", readonly=True, sort=False)
+    state = fields.Selection(
+        [s for s in REQUEST_STATES if s[0] != 'closed'], "State",
+        readonly=True, sort=False)
     waiting_for = fields.Selection([
             ('staff', "Staff"),
             ('customer', "Customer"),

@@ -33,6 +33,14 @@ HOSTNAME = re.compile(
 VERSION = re.compile(r'^\d+\.\d+(\.\d+)?$')
 
 
+#: what the last poll found of a router (also on the dashboard)
+STATUS = [
+    ('unknown', "Unknown"),
+    ('online', "Online"),
+    ('offline', "Offline"),
+    ]
+
+
 class Router(DeactivableMixin, ModelSQL, ModelView):
     "Router"
     __name__ = 'isp.router'
@@ -72,11 +80,7 @@ class Router(DeactivableMixin, ModelSQL, ModelView):
         'isp.service', 'router', "Services", readonly=True)
 
     # status, filled by polling
-    status = fields.Selection([
-            ('unknown', "Unknown"),
-            ('online', "Online"),
-            ('offline', "Offline"),
-            ], "Status", readonly=True)
+    status = fields.Selection(STATUS, "Status", readonly=True)
     last_seen = fields.Timestamp("Last Seen", readonly=True)
     identity = fields.Char("Identity", readonly=True)
     reported_version = fields.Char("Reported Version", readonly=True)
