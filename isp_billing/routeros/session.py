@@ -44,34 +44,53 @@ def _split_word(word):
     return key, value
 
 
+def _read_sentence(protocol):
+    """The next sentence: its reply word, its ``=key=value`` attributes and
+    its ``.tag`` (None when untagged)"""
+    reply, words = protocol.readSentence()
+    attrs, tag = {}, None
+    for word in words:
+        if word.startswith('.tag='):
+            tag = word[5:]
+            continue
+        key, value = _split_word(word)
+        if key is not None:
+            attrs[key] = value
+    return reply, attrs, tag
+
+
+def _trap(attrs):
+    "The TrapError of a ``!trap`` sentence's attributes"
+    category = attrs.get('category')
+    return TrapError(attrs.get('message', ''),
+        int(category) if category and category.isdigit() else None)
+
+
+def _traps_error(traps):
+    "The error to raise for a command's traps (None when it had none)"
+    if len(traps) > 1:
+        return MultiTrapError(*traps)
+    return traps[0] if traps else None
+
+
 def read_response(protocol):
     """Read sentences until ``!done``; raise the trap(s) afterwards so
     the session stays usable, as librouteros does."""
     rows, traps = [], []
     while True:
-        reply, words = protocol.readSentence()
-        attrs = {}
-        for word in words:
-            key, value = _split_word(word)
-            if key is not None:
-                attrs[key] = value
+        reply, attrs, _ = _read_sentence(protocol)
         if reply == '!re':
             if attrs:
                 rows.append(attrs)
         elif reply == '!trap':
-            category = attrs.get('category')
-            traps.append(TrapError(
-                attrs.get('message', ''),
-                int(category) if category and category.isdigit()
-                else None))
+            traps.append(_trap(attrs))
         elif reply == '!done':
             done = attrs
             break
         # '!empty' (7.18+) and unknown reply words carry no data
-    if len(traps) > 1:
-        raise MultiTrapError(*traps)
-    if traps:
-        raise traps[0]
+    error = _traps_error(traps)
+    if error is not None:
+        raise error
     return rows, done
 
 
@@ -89,15 +108,7 @@ class TaggedAnswers:
 
     def read(self, protocol):
         while False in self.done:
-            reply, words = protocol.readSentence()
-            attrs, tag = {}, None
-            for word in words:
-                if word.startswith('.tag='):
-                    tag = word[5:]
-                    continue
-                key, value = _split_word(word)
-                if key is not None:
-                    attrs[key] = value
+            reply, attrs, tag = _read_sentence(protocol)
             if tag is None or not tag.isdigit() \
                     or int(tag) >= len(self.done):
                 continue  # not one of ours: nothing else runs here
@@ -106,11 +117,7 @@ class TaggedAnswers:
                 if attrs:
                     self.rows[tag].append(attrs)
             elif reply == '!trap':
-                category = attrs.get('category')
-                self.traps[tag].append(TrapError(
-                    attrs.get('message', ''),
-                    int(category) if category and category.isdigit()
-                    else None))
+                self.traps[tag].append(_trap(attrs))
             elif reply == '!done':
                 self.done[tag] = True
 
@@ -283,11 +290,11 @@ class RouterSession:
             raise error from exc
         result = []
         for tag, command in enumerate(commands):
-            rows, traps = answers.rows[tag], answers.traps[tag]
-            if traps:
-                exc = traps[0] if len(traps) == 1 else MultiTrapError(*traps)
+            rows = answers.rows[tag]
+            error = _traps_error(answers.traps[tag])
+            if error is not None:
                 rows = translate_error(
-                    exc, self.host, self.port, command, self.timeout)
+                    error, self.host, self.port, command, self.timeout)
             result.append(rows)
         return result
 
