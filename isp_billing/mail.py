@@ -10,9 +10,9 @@ password link, a reply to a request) for as long as the socket lives.  The
 from urllib.parse import parse_qs
 
 from trytond.config import config, parse_uri
-from trytond.sendmail import get_smtp_server
+from trytond.sendmail import get_smtp_server, send_message
 
-__all__ = ['smtp_server', 'smtp_uri']
+__all__ = ['send_now', 'smtp_server', 'smtp_uri']
 
 DEFAULT_TIMEOUT = 30
 
@@ -31,3 +31,31 @@ def smtp_uri(uri=None):
 def smtp_server(uri=None):
     "A connected SMTP server (raises when it cannot be reached in time)"
     return get_smtp_server(smtp_uri(uri), strict=True)
+
+
+def send_now(messages, uri=None):
+    """Send the messages now, in the request, with any SMTP error raised.
+
+    The portal's mails carry a token (reset link, invitation) written in
+    the same transaction, and a reply to a request is one: sent before the
+    commit, a mail the server did not take raises and the rest is rolled
+    back, so nothing is kept that the customer never received and no one is
+    told "sent".  (Sent after the commit, as send_message_transactional
+    does, a failure can only be logged.)  The server is asked even with no
+    message, so that an unknown address fails like a known one while SMTP
+    is down.  The error carries ``isp_sent``: how many mails went before."""
+    server = smtp_server(uri)
+    sent = 0
+    try:
+        for msg in messages:
+            try:
+                server = send_message(
+                    msg, server=server, strict=True) or server
+            except BaseException as error:
+                error.isp_sent = sent  # mails already gone (see callers)
+                raise
+            sent += 1
+    except BaseException:
+        server.close()
+        raise
+    server.quit()

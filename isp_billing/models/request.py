@@ -14,13 +14,12 @@ from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.sendmail import (
-    SMTPDataManager, send_message, send_message_transactional)
+from trytond.sendmail import SMTPDataManager, send_message_transactional
 from trytond.tools.email_ import format_address, set_from_header
 from trytond.transaction import Transaction
 
 from ..exceptions import RequestError
-from ..mail import smtp_server
+from ..mail import send_now
 from ..times import utcnow
 from .service import plan_name
 
@@ -269,15 +268,7 @@ class ReplyMailer(SMTPDataManager):
 
     def tpc_vote(self, trans):
         try:
-            server = smtp_server(self.uri)
-            try:
-                for from_addr, to_addrs, msg in self.queue:
-                    server = send_message(msg, from_addr, to_addrs,
-                        server=server, strict=True) or server
-            except BaseException:
-                server.close()
-                raise
-            server.quit()
+            send_now([msg for _, _, msg in self.queue], self.uri)
         except Exception as error:
             raise RequestError(gettext(
                     'isp_billing.msg_request_reply_mail_failed',

@@ -23,14 +23,13 @@ from trytond import config
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.pool import Pool, PoolMeta
-from trytond.sendmail import send_message
 from trytond.tools.email_ import format_address, set_from_header
 from trytond.transaction import Transaction
 from trytond.url import host
 
 from .. import portal  # noqa: F401 registers the portal's HTTP routes
 from ..exceptions import PortalError, PortalMailError
-from ..mail import smtp_server
+from ..mail import send_now
 
 logger = logging.getLogger(__name__)
 
@@ -40,33 +39,6 @@ MAX_ATTEMPTS = 5
 INVITATION_VALIDITY = dt.timedelta(days=7)
 EMAIL = re.compile(r'^[^@\s<>"]+@[^@\s<>"]+\.[^@\s<>"]+$')
 PHONE = re.compile(r'^\+?[0-9 ()./-]{5,25}$')
-
-
-def send_now(messages):
-    """Send the messages now, in the request, with any SMTP error raised.
-
-    The portal's mails carry a token (reset link, invitation) written in
-    the same transaction: sent before the commit, a mail the server did not
-    take raises and the token is rolled back with the rest, so nothing is
-    kept that the customer never received and no one is told "sent".  (Sent
-    after the commit, as send_message_transactional does, a failure can only
-    be logged.)  The server is asked even with no message, so that an
-    unknown address fails like a known one while SMTP is down."""
-    server = smtp_server()
-    sent = 0
-    try:
-        for msg in messages:
-            try:
-                server = send_message(
-                    msg, server=server, strict=True) or server
-            except BaseException as error:
-                error.isp_sent = sent  # mails already gone (see callers)
-                raise
-            sent += 1
-    except BaseException:
-        server.close()
-        raise
-    server.quit()
 
 
 class WebUser(metaclass=PoolMeta):
