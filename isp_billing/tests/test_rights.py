@@ -69,6 +69,7 @@ TABLE = {
     'isp.dashboard.expiring_soon':    ('r', 'r', 'r', 'r', 'r', 'r'),
     'isp.dashboard.unpaid_bill':      ('r', 'r', 'r', 'r', 'r', 'r'),
     'isp.dashboard.router_problem':   ('r', 'r', 'r', 'r', 'r', 'r'),
+    'isp.dashboard.request_count':    ('r', 'r', 'r', 'r', 'r', 'r'),
     }
 
 #: who may read the passwords (field access)
